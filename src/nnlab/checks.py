@@ -1,0 +1,200 @@
+"""Assertions for the notebooks' test cells: each failure says what is wrong and where.
+
+A test cell compares a student's function with :mod:`nnlab.reference`::
+
+    Z = checks.random_scores((10, 4), seed=0)
+    P = checks.call_own(softmax, Z, reference="softmax")
+    checks.assert_columns_sum_to_one(P, name="softmax(Z)")
+    checks.assert_close(P, reference.softmax(Z), name="softmax(Z)", rtol=1e-7, atol=1e-12)
+
+:func:`call_own` runs the student's function with the reference implementation of the same name
+switched off, so a function that only calls ``nnlab.reference`` earns nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import types
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from . import reference
+
+
+class CheckFailure(AssertionError):
+    """A test cell's check failed; the message says what is wrong and where."""
+
+
+# --------------------------------------------------------------------------- test inputs
+
+
+def random_scores(shape: tuple[int, ...], seed: int, scale: float = 3.0) -> np.ndarray:
+    """Seeded normal scores of the given shape, for softmax and friends."""
+    return np.random.default_rng(seed).normal(scale=scale, size=shape)
+
+
+def random_labels(n_samples: int, seed: int, n_classes: int = 10) -> np.ndarray:
+    """Seeded integer labels of shape (n_samples,) in 0..n_classes-1."""
+    return np.random.default_rng(seed).integers(0, n_classes, n_samples)
+
+
+def one_hot_columns(labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
+    """One-hot labels as columns: ndarray of shape (n_classes, n_samples)."""
+    labels = np.asarray(labels)
+    Y = np.zeros((n_classes, labels.size))
+    Y[labels, np.arange(labels.size)] = 1.0
+    return Y
+
+
+def random_probabilities(n_classes: int, n_samples: int, seed: int) -> np.ndarray:
+    """Seeded probabilities of shape (n_classes, n_samples), each column summing to 1."""
+    return reference.softmax(random_scores((n_classes, n_samples), seed))
+
+
+def random_problem(
+    n_features: int, n_hidden: int, n_classes: int, n_samples: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """A small seeded network and data: ``X`` (n_features, n_samples), one-hot ``Y`` (n_classes,
+    n_samples) and parameters with non-zero biases, so every gradient term is exercised."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_features, n_samples))
+    Y = one_hot_columns(rng.integers(0, n_classes, n_samples), n_classes)
+    params = reference.init_params(n_features, n_hidden, n_classes, seed=rng)
+    params["b1"] += rng.normal(scale=0.5, size=params["b1"].shape)
+    params["b2"] += rng.normal(scale=0.5, size=params["b2"].shape)
+    return X, Y, params
+
+
+# --------------------------------------------------------------------------- the student's own code
+
+
+@contextlib.contextmanager
+def reference_disabled(*names: str) -> Iterator[None]:
+    """Inside the block, calling ``nnlab.reference.<name>`` under any alias fails with a clear message.
+
+    The function's code object is swapped, so ``from nnlab.reference import softmax as s`` done
+    earlier is caught as well as ``nnlab.reference.softmax``.
+    """
+    saved: dict[str, types.CodeType] = {}
+    try:
+        for name in names:
+            function = getattr(reference, name)
+            message = (
+                f"your function called nnlab.reference.{name}: the graded function must be your own "
+                f"implementation (nnlab's copy earns no points)"
+            )
+            namespace: dict[str, Any] = {}
+            exec(f"def {name}(*args, **kwargs):\n    raise AssertionError({message!r})", namespace)
+            saved[name] = function.__code__
+            function.__code__ = namespace[name].__code__
+        yield
+    finally:
+        for name, code in saved.items():
+            getattr(reference, name).__code__ = code
+
+
+def call_own(function: Callable, *args: Any, reference: str | tuple[str, ...], **kwargs: Any) -> Any:
+    """Call the student's ``function`` with nnlab's implementation(s) named ``reference`` disabled.
+
+    Raises
+    ------
+    CheckFailure
+        If ``function`` is nnlab's own, or calls it.
+    """
+    names = (reference,) if isinstance(reference, str) else reference
+    module = getattr(function, "__module__", "") or ""
+    if module.startswith("nnlab") or module.startswith("scipy.special"):
+        raise CheckFailure(
+            f"{getattr(function, '__name__', function)!s} comes from {module}: write your own implementation "
+            f"in the cell above (imported functions earn no points)"
+        )
+    with reference_disabled(*names):
+        try:
+            return function(*args, **kwargs)
+        except AssertionError as error:
+            raise CheckFailure(str(error)) from None
+
+
+# --------------------------------------------------------------------------- assertions
+
+
+def _index(flat_index: int, shape: tuple[int, ...]) -> str:
+    return "[" + ", ".join(str(i) for i in np.unravel_index(flat_index, shape)) + "]" if shape else ""
+
+
+def assert_array(value: Any, *, name: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """Check that ``value`` is a float numpy array of the expected shape; return it."""
+    if not isinstance(value, np.ndarray):
+        raise CheckFailure(f"{name} is a {type(value).__name__}, expected a numpy array")
+    if shape is not None and value.shape != tuple(shape):
+        hint = ""
+        if value.shape == tuple(reversed(shape)) and len(shape) == 2:
+            hint = ": rows and columns are swapped (samples are columns here)"
+        elif value.size == int(np.prod(shape)):
+            hint = ": right number of entries, wrong shape (keepdims? reshape?)"
+        raise CheckFailure(f"{name} has shape {value.shape}, expected {tuple(shape)}{hint}")
+    if not np.issubdtype(value.dtype, np.number):
+        raise CheckFailure(f"{name} has dtype {value.dtype}, expected numbers")
+    return value
+
+
+def assert_close(
+    actual: Any,
+    expected: np.ndarray,
+    *,
+    name: str,
+    rtol: float = 1e-7,
+    atol: float = 1e-10,
+) -> None:
+    """Check ``actual`` against ``expected`` entry by entry, naming the worst entry when they differ.
+
+    The tolerance is ``|actual - expected| <= atol + rtol * |expected|``, as in ``np.allclose``.
+    """
+    expected = np.asarray(expected)
+    actual = assert_array(actual, name=name, shape=expected.shape)
+    finite = np.isfinite(actual)
+    if not finite.all():
+        where = int(np.flatnonzero(~finite.reshape(-1))[0])
+        raise CheckFailure(
+            f"{name}{_index(where, expected.shape)} is {actual.reshape(-1)[where]}, expected "
+            f"{expected.reshape(-1)[where]:.6g} ({int((~finite).sum())} of {actual.size} entries are not finite)"
+        )
+    error = np.abs(actual.astype(np.float64) - expected) - (atol + rtol * np.abs(expected))
+    bad = error > 0
+    if bad.any():
+        worst = int(np.argmax(error.reshape(-1)))
+        raise CheckFailure(
+            f"{name}{_index(worst, expected.shape)} is {actual.reshape(-1)[worst]:.6g}, expected "
+            f"{expected.reshape(-1)[worst]:.6g} ({int(bad.sum())} of {actual.size} entries differ by more than "
+            f"rtol={rtol:g}, atol={atol:g})"
+        )
+
+
+def assert_scalar_close(actual: Any, expected: float, *, name: str, rtol: float = 1e-7, atol: float = 1e-10) -> None:
+    """Check a single number, e.g. a loss."""
+    if isinstance(actual, np.ndarray) and actual.size == 1:
+        actual = actual.item()
+    if not isinstance(actual, (int, float, np.number)):
+        raise CheckFailure(f"{name} is a {type(actual).__name__}, expected a single number")
+    if not np.isfinite(actual):
+        raise CheckFailure(f"{name} is {actual}, expected the finite value {expected:.6g}")
+    if abs(actual - expected) > atol + rtol * abs(expected):
+        ratio = f" ({actual / expected:.4g} times the expected value)" if expected else ""
+        raise CheckFailure(f"{name} is {actual:.6g}, expected {expected:.6g}{ratio}; tolerance rtol={rtol:g}, atol={atol:g}")
+
+
+def assert_columns_sum_to_one(P: Any, *, name: str, atol: float = 1e-8) -> None:
+    """Check that every column of ``P`` is a probability distribution."""
+    P = assert_array(P, name=name)
+    if P.ndim != 2:
+        raise CheckFailure(f"{name} has shape {P.shape}, expected a matrix (n_classes, n_samples)")
+    sums = P.sum(axis=0)
+    bad = ~(np.abs(sums - 1) <= atol)
+    if bad.any():
+        column = int(np.flatnonzero(bad)[0])
+        raise CheckFailure(f"column {column} of {name} sums to {sums[column]:.6g}, expected 1 ({int(bad.sum())} of {P.shape[1]} columns are off)")
+    negative = P < 0
+    if negative.any():
+        where = int(np.flatnonzero(negative.reshape(-1))[0])
+        raise CheckFailure(f"{name}{_index(where, P.shape)} is {P.reshape(-1)[where]:.6g}: probabilities cannot be negative")

@@ -1,0 +1,536 @@
+"""Loading MNIST (or, failing that, a clearly labelled stand-in) and preparing it.
+
+Where the digits come from, in order:
+
+1. a local folder of IDX files (argument ``mnist_dir`` or the ``MNIST_DIR``
+   environment variable);
+2. OpenML's ``mnist_784`` through :func:`sklearn.datasets.fetch_openml`
+   (cached in ``data_home`` after the first download);
+3. scikit-learn's bundled 8x8 digits -- *not MNIST*, and said so loudly.
+
+Public API
+----------
+Digits, NotMNISTWarning
+load_mnist(mnist_dir=None, *, use_openml=True, data_home=None) -> Digits
+one_hot(y, n_classes=10) -> ndarray (n_samples, n_classes)
+split(data, *, test_size=0.2, seed=0) -> X_train, X_test, y_train, y_test
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import sklearn.datasets
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import OneHotEncoder
+
+from .idx import read_idx, verify_checksum
+
+__all__ = ["Digits", "NotMNISTWarning", "load_mnist", "one_hot", "split"]
+
+logger = logging.getLogger("nnlab")
+
+MNIST_IMAGE_SHAPE = (28, 28)
+MNIST_N_TRAIN = 60_000
+MNIST_N_TOTAL = 70_000
+
+# Canonical IDX base names; each may also be plain or dotted (see _candidates).
+_TRAIN_IMAGES = "train-images-idx3-ubyte"
+_TRAIN_LABELS = "train-labels-idx1-ubyte"
+_TEST_IMAGES = "t10k-images-idx3-ubyte"
+_TEST_LABELS = "t10k-labels-idx1-ubyte"
+_ALL_BASES = (_TRAIN_IMAGES, _TRAIN_LABELS, _TEST_IMAGES, _TEST_LABELS)
+
+_KINDS = ("idx", "openml", "sklearn-digits")
+
+
+class NotMNISTWarning(UserWarning):
+    """The data returned is scikit-learn's 8x8 digits, not MNIST."""
+
+
+@dataclass(frozen=True, eq=False)
+class Digits:
+    """A labelled set of digit images, flattened one image per row.
+
+    Attributes
+    ----------
+    X : ndarray of shape (n_samples, n_features), float64
+        Pixel intensities in [0, 1]; ``n_features == prod(image_shape)``
+        (784 for MNIST, 64 for the 8x8 digits).
+    y : ndarray of shape (n_samples,), int64
+        Digit labels in 0..9.
+    source : str
+        Short human-readable origin, e.g. ``"OpenML mnist_784"``.
+    kind : {"idx", "openml", "sklearn-digits"}
+        Machine-readable origin.
+    image_shape : tuple of int
+        ``(28, 28)`` for MNIST, ``(8, 8)`` for scikit-learn's digits.
+    n_official_train : int or None
+        If set, the first ``n_official_train`` rows are MNIST's official
+        training split and the rest its test split (:func:`split` uses it).
+
+    Notes
+    -----
+    ``X, y = digits`` works (iteration yields ``X`` then ``y``), so code
+    written for ``X, y = load_mnist()`` keeps working.
+    Equality is identity: comparing large arrays element-wise by ``==`` is
+    rarely what is meant.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    source: str
+    kind: str
+    image_shape: tuple[int, ...]
+    n_official_train: int | None = None
+
+    def __post_init__(self) -> None:
+        # Coerce rather than reject dtypes so hand-made Digits (tests,
+        # exercises) are easy to build; reject anything that is actually wrong.
+        X = np.asarray(self.X, dtype=np.float64)
+        y = np.asarray(self.y)
+        if not np.issubdtype(y.dtype, np.integer):
+            if y.size and not np.all(np.mod(y, 1) == 0):
+                raise ValueError(f"Digits.y must hold integer labels, got dtype {y.dtype}")
+        y = y.astype(np.int64, copy=False)
+        image_shape = tuple(int(s) for s in self.image_shape)
+        object.__setattr__(self, "X", X)
+        object.__setattr__(self, "y", y)
+        object.__setattr__(self, "image_shape", image_shape)
+
+        if X.ndim != 2:
+            raise ValueError(f"Digits.X must be 2-D (n_samples, n_features), got shape {X.shape}")
+        if y.shape != (X.shape[0],):
+            raise ValueError(
+                f"Digits.y must have shape ({X.shape[0]},) to match X {X.shape}, got {y.shape}"
+            )
+        if int(np.prod(image_shape)) != X.shape[1]:
+            raise ValueError(
+                f"Digits.image_shape {image_shape} does not match {X.shape[1]} features per row"
+            )
+        if self.kind not in _KINDS:
+            raise ValueError(f"Digits.kind must be one of {_KINDS}, got {self.kind!r}")
+        if X.size and (X.min() < 0.0 or X.max() > 1.0):
+            raise ValueError(
+                f"Digits.X must be scaled to [0, 1], got values in [{X.min()}, {X.max()}]"
+            )
+        if y.size and (y.min() < 0 or y.max() > 9):
+            raise ValueError(f"Digits.y must be in 0..9, got values in [{y.min()}, {y.max()}]")
+        n = self.n_official_train
+        if n is not None and not 0 < n < X.shape[0]:
+            raise ValueError(
+                f"Digits.n_official_train={n} must leave both a training and a test part "
+                f"of the {X.shape[0]} samples"
+            )
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        yield self.X
+        yield self.y
+
+    def __len__(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def max_pixel(self) -> int:
+        """Brightest raw pixel value: 255 for MNIST, 16 for scikit-learn's 8x8 digits."""
+        return 16 if self.kind == "sklearn-digits" else 255
+
+    def raw_images(self) -> np.ndarray:
+        """The images as they are stored on disk, before scaling.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, *image_shape), uint8
+            Pixel values in 0..max_pixel (``X * max_pixel``, rounded).
+        """
+        return np.rint(self.X * self.max_pixel).astype(np.uint8).reshape(len(self), *self.image_shape)
+
+    def describe(self) -> str:
+        """One-line description of the data, e.g. for printing in a notebook.
+
+        Returns
+        -------
+        str
+            E.g. ``"MNIST IDX files in /data: 10,000 images of 28x28
+            (official test split only)"``.
+        """
+        shape = "x".join(str(s) for s in self.image_shape)
+        text = f"{self.source}: {len(self):,} images of {shape}"
+        if self.n_official_train is not None:
+            text += f" (first {self.n_official_train:,} = official training split)"
+        elif self.kind == "idx":
+            text += " (official test split only)"
+        return text
+
+
+# ---------------------------------------------------------------------------
+# 1. a local folder of IDX files
+
+
+def _candidates(base: str) -> list[str]:
+    # "t10k-images.idx3-ubyte" is how several mirrors (and Kaggle) name them.
+    dotted = base.replace("-idx", ".idx")
+    return [base + ".gz", base, dotted + ".gz", dotted]
+
+
+def _find(folder: Path, base: str) -> Path | None:
+    for name in _candidates(base):
+        p = folder / name
+        if p.is_file():
+            return p
+    return None
+
+
+def _load_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read, checksum and cross-check one images/labels pair.
+
+    Returns images of shape (n, 28, 28) uint8 and labels of shape (n,) int64.
+    """
+    for p in (images_path, labels_path):
+        verify_checksum(p)
+    images = read_idx(images_path)
+    labels = read_idx(labels_path)
+
+    if images.ndim != 3 or images.shape[1:] != MNIST_IMAGE_SHAPE:
+        raise ValueError(
+            f"{images_path}: expected MNIST images of shape (n, 28, 28), got {images.shape}"
+        )
+    if images.dtype != np.uint8:
+        # Scaling by 1/255 is only right for unsigned-byte pixels.
+        raise ValueError(
+            f"{images_path}: expected unsigned-byte pixels (IDX type 0x08), got {images.dtype}"
+        )
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            f"{labels_path}: expected a 1-D array of integer labels, "
+            f"got shape {labels.shape} dtype {labels.dtype}"
+        )
+    bad = np.flatnonzero((labels < 0) | (labels > 9))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"{labels_path}: label {int(labels[i])} at index {i} is not a digit 0..9 "
+            f"({bad.size} bad label(s) in total)"
+        )
+    if images.shape[0] != labels.shape[0]:
+        raise ValueError(
+            f"{images_path} has {images.shape[0]:,} images but {labels_path} has "
+            f"{labels.shape[0]:,} labels; they must match one to one"
+        )
+    if images.shape[0] == 0:
+        raise ValueError(f"{images_path}: contains no images")
+    return images, labels.astype(np.int64)
+
+
+def _load_idx_folder(folder: Path, origin: str) -> Digits:
+    if not folder.exists():
+        raise FileNotFoundError(f"MNIST folder {folder} ({origin}) does not exist")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"MNIST folder {folder} ({origin}) is not a directory")
+
+    found = {base: _find(folder, base) for base in _ALL_BASES}
+    if found[_TEST_IMAGES] is None or found[_TEST_LABELS] is None:
+        present = sorted(p.name for p in folder.iterdir())
+        shown = ", ".join(present[:20]) + (", ..." if len(present) > 20 else "")
+        raise FileNotFoundError(
+            f"MNIST folder {folder} ({origin}) has no usable pair of IDX files.\n"
+            f"  found: {shown or 'nothing (empty folder)'}\n"
+            f"  needs: {_TEST_IMAGES}[.gz] and {_TEST_LABELS}[.gz] (the 10,000 test images),\n"
+            f"         plus {_TRAIN_IMAGES}[.gz] and {_TRAIN_LABELS}[.gz] for all 70,000.\n"
+            f"  Download them from a MNIST mirror, or point MNIST_DIR elsewhere."
+        )
+
+    test_x, test_y = _load_pair(found[_TEST_IMAGES], found[_TEST_LABELS])
+    source = f"MNIST IDX files in {folder}"
+
+    train_images, train_labels = found[_TRAIN_IMAGES], found[_TRAIN_LABELS]
+    if train_images is None or train_labels is None:
+        if train_images is not None:
+            # Images without labels usually mean a download that stopped halfway.
+            logger.warning(
+                "ignoring %s: %s[.gz] is missing, using the test split only",
+                train_images, _TRAIN_LABELS,
+            )
+        elif train_labels is not None:
+            logger.info("ignoring %s: no training images next to it", train_labels)
+        X = test_x.reshape(test_x.shape[0], -1).astype(np.float64)
+        X /= 255.0
+        return Digits(X, test_y, source, "idx", MNIST_IMAGE_SHAPE, None)
+
+    train_x, train_y = _load_pair(train_images, train_labels)
+    n_train = train_x.shape[0]
+    # Concatenate the uint8 arrays first: converting once to float64 avoids
+    # holding two float copies of 70,000 images at the same time.
+    pixels = np.concatenate([train_x, test_x]).reshape(n_train + test_x.shape[0], -1)
+    X = pixels.astype(np.float64)
+    del pixels
+    X /= 255.0
+    y = np.concatenate([train_y, test_y])
+    return Digits(X, y, source, "idx", MNIST_IMAGE_SHAPE, n_train)
+
+
+# ---------------------------------------------------------------------------
+# 2. OpenML
+
+# What counts as "OpenML is unreachable": URLError/HTTPError, timeouts and
+# socket errors are all OSError; a connection cut mid-response can surface as
+# http.client.IncompleteRead, which is not.
+_NETWORK_ERRORS = (OSError, http.client.HTTPException)
+
+
+def _official_train_count_openml(n_samples: int) -> int | None:
+    # mnist_784 stores the 60,000 official training images first; trust that
+    # layout only when the row count says it is the real 70,000-row dataset.
+    if n_samples == MNIST_N_TOTAL:
+        return MNIST_N_TRAIN
+    warnings.warn(
+        f"OpenML mnist_784 returned {n_samples:,} rows instead of {MNIST_N_TOTAL:,}; "
+        f"not treating the first {MNIST_N_TRAIN:,} as the official training split",
+        UserWarning,
+        stacklevel=4,
+    )
+    return None
+
+
+def _load_openml(data_home: str | os.PathLike | None) -> Digits:
+    # Looked up on the module at call time so tests can monkeypatch
+    # sklearn.datasets.fetch_openml.
+    #
+    # as_frame=False: the default DataFrame output needs pandas and gives
+    # pandas objects where numpy arrays are expected.
+    # parser="liac-arff": "auto" picks the pandas parser for a dense dataset
+    # like mnist_784 and raises ImportError when pandas is not installed, even
+    # with as_frame=False; liac-arff is pure Python and always available.
+    bunch = sklearn.datasets.fetch_openml(
+        "mnist_784",
+        version=1,
+        as_frame=False,
+        data_home=None if data_home is None else os.fspath(data_home),
+        parser="liac-arff",
+    )
+    data = np.asarray(bunch.data)
+    target = np.asarray(bunch.target)
+    if data.ndim != 2 or data.shape[1] != 784:
+        raise ValueError(f"OpenML mnist_784: expected 784 pixel columns, got shape {data.shape}")
+    if target.shape != (data.shape[0],):
+        raise ValueError(
+            f"OpenML mnist_784: {data.shape[0]} images but target of shape {target.shape}"
+        )
+    try:
+        # Labels arrive as the strings '0'..'9' (a nominal ARFF attribute).
+        y = np.array([int(v) for v in target], dtype=np.int64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"OpenML mnist_784: labels are not digits: {exc}") from exc
+    X = np.array(data, dtype=np.float64)  # a copy: we scale it in place
+    if X.size and (X.min() < 0 or X.max() > 255):
+        raise ValueError(
+            f"OpenML mnist_784: pixel values outside 0..255 ([{X.min()}, {X.max()}])"
+        )
+    X /= 255.0
+    return Digits(
+        X, y, "OpenML mnist_784", "openml", MNIST_IMAGE_SHAPE,
+        _official_train_count_openml(X.shape[0]),
+    )
+
+
+# ---------------------------------------------------------------------------
+# 3. scikit-learn's 8x8 digits
+
+
+def _load_sklearn_digits(reason: str) -> Digits:
+    bunch = sklearn.datasets.load_digits()
+    X = np.asarray(bunch.data, dtype=np.float64) / 16.0  # 4-bit intensities 0..16
+    y = np.asarray(bunch.target, dtype=np.int64)
+    message = (
+        f"THIS IS NOT MNIST: using scikit-learn's 8x8 digits ({X.shape[0]:,} images of "
+        f"8x8 pixels), because {reason}. Results will not be comparable to MNIST. "
+        f"To get MNIST, set MNIST_DIR to a folder with the IDX files "
+        f"(t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz and optionally the train-* "
+        f"files) or connect to the network so OpenML's mnist_784 can be downloaded."
+    )
+    # Both: the warning can be filtered or turned into an error by tests and
+    # scripts; the banner is what a person in a notebook actually notices.
+    warnings.warn(message, NotMNISTWarning, stacklevel=3)
+    bar = "!" * 78
+    print(f"\n{bar}\n!! NOT MNIST !!\n{message}\n{bar}\n", file=sys.stderr)
+    return Digits(X, y, "scikit-learn 8x8 digits (NOT MNIST)", "sklearn-digits", (8, 8), None)
+
+
+# ---------------------------------------------------------------------------
+
+
+def load_mnist(
+    mnist_dir: str | os.PathLike | None = None,
+    *,
+    use_openml: bool = True,
+    data_home: str | os.PathLike | None = None,
+) -> Digits:
+    """Load MNIST from a local folder, else OpenML, else (loudly) 8x8 digits.
+
+    Parameters
+    ----------
+    mnist_dir : str or path-like, optional
+        Folder with MNIST IDX files (``.gz`` or plain, canonical or dotted
+        names such as ``t10k-images.idx3-ubyte``). Defaults to the
+        ``MNIST_DIR`` environment variable. With all four files the result
+        has 70,000 samples, the first 60,000 being the official training
+        split; with only the two ``t10k`` files, the 10,000 test images.
+        Checksums are verified where known (see
+        :func:`nnlab.idx.verify_checksum`).
+    use_openml : bool, default=True
+        Try OpenML's ``mnist_784`` when no folder is given. False skips it
+        (offline runs, tests).
+    data_home : str or path-like, optional
+        scikit-learn's download cache; after one successful download OpenML
+        data loads from here without network.
+
+    Returns
+    -------
+    Digits
+        ``X`` of shape (n_samples, 784) (or (1797, 64) for the fallback),
+        float64 in [0, 1]; ``y`` of shape (n_samples,), int64 in 0..9.
+        ``X, y = load_mnist()`` also works.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a folder is named (argument or ``MNIST_DIR``) but does not exist
+        or has no usable pair of files -- a wrong folder is an error, not a
+        reason to quietly use other data.
+    nnlab.idx.IDXError
+        If a file is corrupt or fails its checksum.
+    ValueError
+        If the images and labels do not fit together (counts, labels outside
+        0..9, images not 28x28).
+
+    Warns
+    -----
+    NotMNISTWarning
+        When falling back to scikit-learn's 8x8 digits (also printed as a
+        banner on stderr).
+    """
+    if mnist_dir is not None:
+        data = _load_idx_folder(Path(mnist_dir), "mnist_dir argument")
+    elif os.environ.get("MNIST_DIR"):
+        data = _load_idx_folder(Path(os.environ["MNIST_DIR"]), "MNIST_DIR environment variable")
+    else:
+        reason = "MNIST_DIR is not set"
+        data = None
+        if use_openml:
+            try:
+                data = _load_openml(data_home)
+            except _NETWORK_ERRORS as exc:
+                logger.warning("could not download OpenML mnist_784: %s", exc)
+                reason += f" and OpenML could not be reached ({type(exc).__name__}: {exc})"
+        else:
+            reason += " and OpenML was skipped (use_openml=False)"
+        if data is None:
+            data = _load_sklearn_digits(reason)
+
+    line = f"nnlab: loaded {data.describe()}"
+    logger.info(line)
+    if not logger.hasHandlers():
+        # Logging not configured (typical in a notebook): still say which data
+        # is in use, since that decides whether results mean anything.
+        print(line, file=sys.stderr)
+    return data
+
+
+# ---------------------------------------------------------------------------
+
+
+def one_hot(y: np.ndarray, n_classes: int = 10) -> np.ndarray:
+    """One-hot encode integer labels.
+
+    Parameters
+    ----------
+    y : array_like of shape (n_samples,)
+        Integer labels in ``0..n_classes-1``.
+    n_classes : int, default=10
+        Number of classes (columns), fixed so that a batch that happens to
+        miss a digit still gets all 10 columns.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_classes), float64
+        Dense: row ``i`` is 1.0 in column ``y[i]`` and 0.0 elsewhere.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` is not 1-D, or a label is not an integer in range (the
+        message names the first bad label and its index).
+    """
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"one_hot: y must be 1-D (n_samples,), got shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        # Accept integral floats (labels often pass through float arrays) but
+        # never truncate 2.5 to 2.
+        if not np.issubdtype(y.dtype, np.number):
+            raise ValueError(f"one_hot: labels must be integers, got dtype {y.dtype}")
+        non_int = np.flatnonzero(~np.isfinite(y) | (np.mod(y, 1) != 0))
+        if non_int.size:
+            i = int(non_int[0])
+            raise ValueError(f"one_hot: label {y[i].item()!r} at index {i} is not an integer")
+        y = y.astype(np.int64)
+    bad = np.flatnonzero((y < 0) | (y >= n_classes))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"one_hot: label {int(y[i])} at index {i} is outside 0..{n_classes - 1} "
+            f"({bad.size} bad label(s) in total)"
+        )
+    # sparse_output replaced sparse= in scikit-learn 1.2 (sparse= was removed
+    # in 1.4); dense output is what the numpy network code expects.
+    encoder = OneHotEncoder(
+        sparse_output=False, categories=[np.arange(n_classes)], dtype=np.float64
+    )
+    return encoder.fit_transform(y.reshape(-1, 1))
+
+
+def split(
+    data: Digits, *, test_size: float | int = 0.2, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split into training and test parts.
+
+    If ``data.n_official_train`` is set, MNIST's official split is used: the
+    first ``n_official_train`` rows (60,000) train, the rest (10,000) test;
+    ``test_size`` and ``seed`` are then ignored. Otherwise a seeded,
+    stratified :func:`sklearn.model_selection.train_test_split` (e.g. 8,000 /
+    2,000 of the 10,000 official test images with the defaults).
+
+    Parameters
+    ----------
+    data : Digits
+        From :func:`load_mnist`.
+    test_size : float or int, default=0.2
+        Fraction (or count) of samples for the test part, as in scikit-learn.
+    seed : int, default=0
+        Random state of the shuffle; the same seed gives the same split.
+
+    Returns
+    -------
+    X_train : ndarray of shape (n_train, n_features)
+    X_test : ndarray of shape (n_test, n_features)
+    y_train : ndarray of shape (n_train,)
+    y_test : ndarray of shape (n_test,)
+        In scikit-learn's order. For the official split these are views of
+        ``data.X`` / ``data.y`` (no copy), so modify them out of place.
+    """
+    X, y = data.X, data.y
+    n = data.n_official_train
+    if n is not None:
+        return X[:n], X[n:], y[:n], y[n:]
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=test_size, random_state=seed, stratify=y
+    )
+    return X_train, X_test, y_train, y_test
