@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from . import train
+from . import build, grading, main_job, train
 
 DESCRIPTION = """\
 Neural networks from scratch in numpy, on MNIST: the course's command.
@@ -27,6 +27,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_arguments(train_parser)
     train_parser.set_defaults(run=train.run)
+
+    build_parser_ = sub.add_parser(
+        "build",
+        help="regenerate release/ (nbgrader generate_assignment), the sample class in submitted/ and the executed notebooks/",
+        description="Regenerate everything derived from source/: the student release, the sample submissions "
+        "(solution, partial, blank) and the executed notebooks that nbval checks. Run with MNIST_DIR=../shared/mnist "
+        "so the executed notebooks match the CI baseline.",
+    )
+    build.add_arguments(build_parser_)
+    build_parser_.set_defaults(run=build.run)
+
+    grade_parser = sub.add_parser(
+        "grade",
+        help="autograde every submission of an assignment and write grades/ASSIGNMENT.csv",
+        description="Autograde submitted/<student>/ASSIGNMENT/ with nbgrader and write the grade table.",
+    )
+    grading.add_arguments(grade_parser)
+    grade_parser.set_defaults(run=grading.run)
+
+    course_parser = sub.add_parser(
+        "course",
+        help="the main job: train the reference network, build everything, grade the sample class, print the grade table",
+        description="Train and evaluate the reference network, build the release and executed notebooks, "
+        "grade the sample class and print the grade table.",
+    )
+    main_job.add_arguments(course_parser)
+    course_parser.set_defaults(run=main_job.run)
     return parser
 
 

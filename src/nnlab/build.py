@@ -1,0 +1,147 @@
+"""`nnlab build`: regenerate everything derived from source/.
+
+- ``release/<assignment>/``: the student copies, by ``nbgrader generate_assignment``;
+- ``submitted/sample-*/<assignment>/``: the sample class (solution, partial, blank) graded by the tests;
+- ``notebooks/<assignment>.ipynb``: the source notebooks executed with their outputs, the nbval baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import nbformat
+
+from .course import (
+    CourseError,
+    assignments,
+    find_root,
+    grade_id,
+    nbgrader_env,
+    read_notebook,
+    run_nbgrader,
+    source_notebook,
+    write_notebook,
+)
+
+SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("assignments", nargs="*", help="assignments to build (default: all in source/)")
+    parser.add_argument("--root", type=Path, help="course root (default: the folder with nbgrader_config.py)")
+    parser.add_argument("--no-execute", action="store_true", help="skip executing the notebooks into notebooks/")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="notebooks executed at once (default: cores)")
+
+
+def run(args: argparse.Namespace) -> int:
+    root = find_root(args.root)
+    names = args.assignments or assignments(root)
+    build(root, names, execute=not args.no_execute, workers=args.workers)
+    return 0
+
+
+def build(root: Path, names: list[str], *, execute: bool = True, workers: int = 1) -> None:
+    for name in names:
+        source_notebook(root, name)  # fail before any work if one is missing
+        run_nbgrader(root, "generate_assignment", name, "--force")
+        print(f"release/{name}/: generated")
+        make_sample_submissions(root, name)
+        print(f"submitted/sample-*/{name}/: solution, partial and blank samples written")
+    if execute:
+        _check_baseline_data()
+        started = time.perf_counter()
+        with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+            done = pool.map(execute_notebook, [source_notebook(root, n) for n in names], [root / "notebooks" / f"{n}.ipynb" for n in names])
+            for name, seconds in zip(names, done):
+                print(f"notebooks/{name}.ipynb: executed in {seconds:.0f} s")
+        print(f"notebooks executed in {time.perf_counter() - started:.0f} s")
+
+
+def _check_baseline_data() -> None:
+    if not os.environ.get("MNIST_DIR"):
+        print(
+            "warning: MNIST_DIR is not set. notebooks/ is the nbval baseline, built on MNIST's 10,000 official "
+            "test images (MNIST_DIR=../shared/mnist); executed on other data its outputs will differ.",
+            file=sys.stderr,
+        )
+
+
+# --------------------------------------------------------------------------- executed notebooks
+
+
+def execute_notebook(source: Path, destination: Path, timeout: int = 600) -> float:
+    """Execute a source notebook (solutions included) and write it with its outputs; return seconds taken."""
+    from nbclient import NotebookClient
+
+    # The python3 kernel spec runs "python" from PATH: make that this environment's interpreter.
+    os.environ["PATH"] = nbgrader_env()["PATH"]
+    notebook = read_notebook(source)
+    started = time.perf_counter()
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        record_timing=False,
+        resources={"metadata": {"path": str(source.parent)}},
+    )
+    client.execute()
+    # The interpreter's patch version is not part of the course and would make rebuilds differ.
+    notebook.metadata.get("language_info", {}).pop("version", None)
+    write_notebook(notebook, destination)
+    return time.perf_counter() - started
+
+
+# --------------------------------------------------------------------------- the sample class
+
+
+def solution_source(cell) -> str:
+    """A solution cell as the model student would hand it in: the solution, without nbgrader's markers."""
+    return "\n".join(line for line in cell.source.splitlines() if not SOLUTION_MARKER.match(line))
+
+
+def make_sample_submissions(root: Path, name: str) -> None:
+    """Write the sample class for one assignment into ``submitted/``.
+
+    - ``sample-blank``: the release untouched;
+    - ``sample-solution``: the release with every answer cell filled in from the source's solution;
+    - ``sample-partial``: the solution with the cells of ``samples/partial/<name>.json`` replaced.
+    """
+    release_path = root / "release" / name / f"{name}.ipynb"
+    release = read_notebook(release_path)
+    solutions = {grade_id(c): solution_source(c) for c in read_notebook(source_notebook(root, name)).cells if _is_answer(c)}
+    partial_spec = partial_sample(root, name)
+
+    for student, replacements in (
+        ("sample-blank", {}),
+        ("sample-solution", solutions),
+        ("sample-partial", {**solutions, **partial_spec["cells"]}),
+    ):
+        notebook = nbformat.from_dict(json.loads(json.dumps(release)))
+        for cell in notebook.cells:
+            if _is_answer(cell) and grade_id(cell) in replacements:
+                cell.source = replacements[grade_id(cell)]
+        write_notebook(notebook, root / "submitted" / student / name / f"{name}.ipynb")
+
+
+def partial_sample(root: Path, name: str) -> dict:
+    """The half-right sample of an assignment, with the points each test cell must give it."""
+    path = root / "samples" / "partial" / f"{name}.json"
+    if not path.is_file():
+        raise CourseError(f"assignment {name} has no partial sample {path}")
+    spec = json.loads(path.read_text())
+    source_ids = {grade_id(c) for c in read_notebook(source_notebook(root, name)).cells}
+    unknown = sorted(set(spec["cells"]) - source_ids)
+    if unknown:
+        raise CourseError(f"{path} replaces cells {unknown} that {name} does not have")
+    return spec
+
+
+def _is_answer(cell) -> bool:
+    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution"))

@@ -1,0 +1,70 @@
+"""Where things are in a course directory, and how to call nbgrader on it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+SAMPLE_STUDENTS = ("sample-solution", "sample-partial", "sample-blank")
+
+
+class CourseError(RuntimeError):
+    """The course directory is not what nnlab expects; the message says what is missing."""
+
+
+def find_root(start: str | os.PathLike | None = None) -> Path:
+    """The course root: the nearest folder at or above ``start`` (default: cwd) with nbgrader_config.py."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "nbgrader_config.py").is_file() and (folder / "source").is_dir():
+            return folder
+    raise CourseError(f"no course here: no folder at or above {here} holds nbgrader_config.py and source/")
+
+
+def assignments(root: Path) -> list[str]:
+    """Assignment names (``01-data``, ...) in order, from ``source/``."""
+    names = sorted(p.name for p in (root / "source").iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not names:
+        raise CourseError(f"{root / 'source'} holds no assignment folders")
+    return names
+
+
+def source_notebook(root: Path, assignment: str) -> Path:
+    """The one authored notebook of an assignment (``source/NN-topic/NN-topic.ipynb``)."""
+    path = root / "source" / assignment / f"{assignment}.ipynb"
+    if not path.is_file():
+        raise CourseError(f"assignment {assignment} has no notebook {path}")
+    return path
+
+
+def nbgrader_env() -> dict[str, str]:
+    """Environment for nbgrader subprocesses: this interpreter's bin first, since nbgrader shells out to alembic."""
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def run_nbgrader(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``nbgrader ARGS`` in the course root; on failure raise with nbgrader's own output."""
+    command = [sys.executable, "-m", "nbgrader", *args]
+    result = subprocess.run(command, cwd=root, env=nbgrader_env(), capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise CourseError(f"nbgrader {' '.join(args)} failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def write_notebook(notebook: nbformat.NotebookNode, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, path)
+
+
+def grade_id(cell) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")

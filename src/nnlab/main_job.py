@@ -1,0 +1,37 @@
+"""`nnlab course`: the course's main job, from source to grades in one command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from . import build, grading, train
+from .course import assignments, find_root
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", type=Path, help="course root (default: the folder with nbgrader_config.py)")
+    parser.add_argument("--skip-train", action="store_true", help="skip training the reference network")
+    parser.add_argument("--no-execute", action="store_true", help="skip executing the notebooks into notebooks/")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel notebook executions (default: cores)")
+
+
+def run(args: argparse.Namespace) -> int:
+    root = find_root(args.root)
+    if not args.skip_train:
+        print("== 1. the reference network ==")
+        train_parser = argparse.ArgumentParser()
+        train.add_arguments(train_parser)
+        train.run(train_parser.parse_args(["--plots-dir", str(root / "out" / "plots"), "--no-progress"]))
+    names = assignments(root)
+    print("\n== 2. release, sample class and executed notebooks ==")
+    build.build(root, names, execute=not args.no_execute, workers=args.workers)
+    print("\n== 3. grading the sample class ==")
+    results = {}
+    for name in names:
+        results[name] = grading.grade(root, name)
+        print(f"{name}: graded {len(results[name])} submissions")
+    print("\n" + grading.format_table(results))
+    print(f"\ngrade tables: {root / 'grades'}/<assignment>.csv; autograded notebooks: {root / 'autograded'}/")
+    return 0

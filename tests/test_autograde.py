@@ -1,0 +1,80 @@
+"""The autograde round trip through nbgrader's real gradebook, on the sample class."""
+
+import json
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from conftest import REPO
+from nnlab.course import SAMPLE_STUDENTS, assignments, grade_id
+from nnlab.grading import db_url, grade
+
+ASSIGNMENTS = assignments(REPO)
+
+
+@pytest.fixture(scope="session")
+def graded_class(rebuilt_course):
+    """Every sample submission autograded once; returns the course root."""
+    for name in ASSIGNMENTS:
+        rows = grade(rebuilt_course, name)
+        assert sorted(row.student_id for row in rows) == sorted(SAMPLE_STUDENTS), f"{name}: graded {rows}"
+    return rebuilt_course
+
+
+def auto_points(root, name, student) -> dict[str, float]:
+    """Points of every auto-graded test cell of one submission, by grade_id."""
+    with Gradebook(db_url(root)) as gradebook:
+        notebook = gradebook.find_submission_notebook(name, name, student)
+        return {g.name: g.score for g in notebook.grades if g.auto_score is not None and g.cell_type == "code"}
+
+
+def test_points(name) -> dict[str, float]:
+    source = nbformat.read(REPO / "source" / name / f"{name}.ipynb", as_version=4)
+    return {
+        grade_id(c): c.metadata.nbgrader["points"]
+        for c in source.cells
+        if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
+    }
+
+
+test_points.__test__ = False  # a helper, not a test
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_solution_gets_full_marks_on_every_autograded_cell(graded_class, name):
+    got = auto_points(graded_class, name, "sample-solution")
+    expected = test_points(name)
+    assert got == expected, f"{name}: the model solution lost points in {[k for k in expected if got.get(k) != expected[k]]}"
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_untouched_release_gets_zero(graded_class, name):
+    got = auto_points(graded_class, name, "sample-blank")
+    assert set(got) == set(test_points(name)) and not any(got.values()), f"{name}: the blank release earned {got}"
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_half_right_submission_gets_exactly_the_predicted_points(graded_class, name):
+    sample = json.loads((REPO / "samples" / "partial" / f"{name}.json").read_text())
+    got = auto_points(graded_class, name, "sample-partial")
+    assert got == sample["expected_points"], f"{name} ({sample['description']}): got {got}, predicted {sample['expected_points']}"
+    assert 0 < sum(got.values()) < sum(test_points(name).values()), f"{name}: the partial sample is not partial"
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_committed_autograded_notebooks_match_a_fresh_autograde(graded_class, name):
+    # Outputs hold process ids and temporary paths, so compare what grading depends on: the cells
+    # that ran and the errors they raised.
+    for student in SAMPLE_STUDENTS:
+        relative = f"{student}/{name}/{name}.ipynb"
+        fresh = nbformat.read(graded_class / "autograded" / relative, as_version=4)
+        committed = nbformat.read(REPO / "autograded" / relative, as_version=4)
+
+        def summary(notebook):
+            return [
+                (c.source, [(o.ename, o.evalue) for o in c.get("outputs", []) if o.output_type == "error"])
+                for c in notebook.cells
+            ]
+
+        assert summary(committed) == summary(fresh), f"autograded/{relative} is stale: run `nnlab course`"
