@@ -22,3 +22,16 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.Execute.timeout = 180
 # Timestamps in the cell metadata would make every autograded notebook differ from the last.
 c.Execute.record_timing = False
+
+# `nnlab grade` executes every submission itself (sandboxed kernel, tests decided outside it) and then
+# lets nbgrader record the results from the staged, already executed notebooks.
+if os.environ.get("NNLAB_STAGED_SUBMISSIONS"):
+    c.CourseDirectory.submitted_directory = os.environ["NNLAB_STAGED_SUBMISSIONS"]
+    c.Autograde.autograde_preprocessors = [
+        "nnlab.nbgrader_plugins.UseGradedNotebook",
+        "nbconvert.preprocessors.ClearMetadataPreprocessor",
+        "nbgrader.preprocessors.LimitOutput",
+        "nbgrader.preprocessors.SaveAutoGrades",
+        "nbgrader.preprocessors.AssignLatePenalties",
+        "nbgrader.preprocessors.CheckCellMetadata",
+    ]

@@ -5,25 +5,47 @@ A test cell compares a student's function with :mod:`nnlab.reference`::
     Z = checks.random_scores((10, 4), seed=0)
     P = checks.call_own(softmax, Z, reference="softmax")
     checks.assert_columns_sum_to_one(P, name="softmax(Z)")
-    checks.assert_close(P, reference.softmax(Z), name="softmax(Z)", rtol=1e-7, atol=1e-12)
+    checks.assert_close(P, reference.softmax(Z), name="softmax(Z)", rtol=1e-5, atol=1e-12)
 
 :func:`call_own` runs the student's function with the reference implementation of the same name
 switched off, so a function that only calls ``nnlab.reference`` earns nothing.
+
+While grading (:mod:`nnlab.trusted`), the test cells run in the grader, never in the student's kernel:
+:func:`call_own` sends the inputs to the kernel, where :func:`serve_call` runs the student's function and
+sends back what it returned, so the assertions that decide the points run where a student cannot reach.
 """
 
 from __future__ import annotations
 
 import contextlib
+import traceback
 import types
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from . import reference
+from . import exchange, reference
+
+# Tolerances test cells use for values computed the same way as the reference: loose enough for a
+# correct float32 implementation (about 7 significant digits), tight enough to catch any real mistake.
+RTOL = 1e-5
+ATOL = 1e-7
 
 
 class CheckFailure(AssertionError):
-    """A test cell's check failed; the message says what is wrong and where."""
+    """A test cell's check failed; the message says what is wrong and where.
+
+    ``public`` is the message without reference values, for feedback on hidden tests.
+    """
+
+    def __init__(self, message: str, public: str | None = None):
+        super().__init__(message)
+        self.public = public or message
+
+
+class StudentError(Exception):
+    """The student's function raised an exception in the kernel (type name and message, as text)."""
 
 
 # --------------------------------------------------------------------------- test inputs
@@ -79,7 +101,9 @@ def reference_disabled(*names: str) -> Iterator[None]:
     saved: dict[str, types.CodeType] = {}
     try:
         for name in names:
-            function = getattr(reference, name)
+            function = getattr(reference, name, None)
+            if function is None:  # a graded function with no counterpart of that name in nnlab
+                continue
             message = (
                 f"your function called nnlab.reference.{name}: the graded function must be your own "
                 f"implementation (nnlab's copy earns no points)"
@@ -94,6 +118,18 @@ def reference_disabled(*names: str) -> Iterator[None]:
             getattr(reference, name).__code__ = code
 
 
+
+# While grading, the link to the student's kernel: ``remote(function_name, reference_names, args,
+# kwargs)`` returns ``(output, args_after, kwargs_after)`` or raises. None: call the function here.
+_remote: Callable | None = None
+
+
+def set_remote(caller: Callable | None) -> None:
+    """Route :func:`call_own` through ``caller`` (the grader's link to a student's kernel); None undoes it."""
+    global _remote
+    _remote = caller
+
+
 def call_own(function: Callable, *args: Any, reference: str | tuple[str, ...], **kwargs: Any) -> Any:
     """Call the student's ``function`` with nnlab's implementation(s) named ``reference`` disabled.
 
@@ -102,7 +138,15 @@ def call_own(function: Callable, *args: Any, reference: str | tuple[str, ...], *
     CheckFailure
         If ``function`` is nnlab's own, or calls it.
     """
-    names = (reference,) if isinstance(reference, str) else reference
+    names = (reference,) if isinstance(reference, str) else tuple(reference)
+    if _remote is not None:
+        output, args_after, kwargs_after = _remote(getattr(function, "__name__", str(function)), names, args, kwargs)
+        for target, after in zip(args, args_after):
+            _restore(target, after)
+        for name, after in kwargs_after.items():
+            if name in kwargs:
+                _restore(kwargs[name], after)
+        return output
     module = getattr(function, "__module__", "") or ""
     if module.startswith("nnlab") or module.startswith("scipy.special"):
         raise CheckFailure(
@@ -114,6 +158,44 @@ def call_own(function: Callable, *args: Any, reference: str | tuple[str, ...], *
             return function(*args, **kwargs)
         except AssertionError as error:
             raise CheckFailure(str(error)) from None
+
+
+def _restore(target: Any, after: Any) -> None:
+    """Give an argument the state the student's function left it in (in-place changes, a used rng)."""
+    if isinstance(target, np.ndarray) and isinstance(after, np.ndarray) and target.shape == after.shape:
+        target[...] = after
+    elif isinstance(target, np.random.Generator) and isinstance(after, np.random.Generator):
+        target.bit_generator.state = after.bit_generator.state
+    elif isinstance(target, dict) and isinstance(after, dict):
+        for name in [k for k in target if k not in after]:
+            del target[name]
+        for name, value in after.items():
+            if name in target and isinstance(value, (np.ndarray, dict, list, np.random.Generator)):
+                _restore(target[name], value)
+            else:
+                target[name] = value
+    elif isinstance(target, list) and isinstance(after, list):
+        target[:] = after
+
+
+def serve_call(namespace: dict, function_name: str, reference_names: list[str], request: str, reply: str) -> None:
+    """Kernel side of a graded call: run the student's function on the grader's inputs, send back the result.
+
+    Reads ``(args, kwargs)`` from ``request`` and writes ``{"output" or "raised", "after"}`` to ``reply``,
+    both in :mod:`nnlab.exchange`'s pickle-free format.
+    """
+    args, kwargs = exchange.load(Path(request))
+    try:
+        function = namespace[function_name]
+        result = {"output": call_own(function, *args, reference=tuple(reference_names), **kwargs)}
+    except KeyError:
+        result = {"raised": ["NameError", f"{function_name} is not defined: run the cell that defines it"]}
+    except Exception as error:  # noqa: BLE001 -- every failure goes back to the grader
+        kind = "CheckFailure" if isinstance(error, CheckFailure) else type(error).__name__
+        message = str(error) or traceback.format_exception_only(type(error), error)[-1].strip()
+        result = {"raised": [kind, message]}
+    result["after"] = [list(args), kwargs]
+    exchange.save(Path(reply), result)
 
 
 # --------------------------------------------------------------------------- assertions
@@ -156,18 +238,17 @@ def assert_close(
     finite = np.isfinite(actual)
     if not finite.all():
         where = int(np.flatnonzero(~finite.reshape(-1))[0])
-        raise CheckFailure(
-            f"{name}{_index(where, expected.shape)} is {actual.reshape(-1)[where]}, expected "
-            f"{expected.reshape(-1)[where]:.6g} ({int((~finite).sum())} of {actual.size} entries are not finite)"
-        )
+        place = f"{name}{_index(where, expected.shape)} is {actual.reshape(-1)[where]}"
+        count = f"{int((~finite).sum())} of {actual.size} entries are not finite"
+        raise CheckFailure(f"{place}, expected {expected.reshape(-1)[where]:.6g} ({count})", public=f"{place} ({count})")
     error = np.abs(actual.astype(np.float64) - expected) - (atol + rtol * np.abs(expected))
     bad = error > 0
     if bad.any():
         worst = int(np.argmax(error.reshape(-1)))
+        place = f"{name}{_index(worst, expected.shape)} is {actual.reshape(-1)[worst]:.6g}"
+        count = f"{int(bad.sum())} of {actual.size} entries differ by more than rtol={rtol:g}, atol={atol:g}"
         raise CheckFailure(
-            f"{name}{_index(worst, expected.shape)} is {actual.reshape(-1)[worst]:.6g}, expected "
-            f"{expected.reshape(-1)[worst]:.6g} ({int(bad.sum())} of {actual.size} entries differ by more than "
-            f"rtol={rtol:g}, atol={atol:g})"
+            f"{place}, expected {expected.reshape(-1)[worst]:.6g} ({count})", public=f"{place}, which is wrong ({count})"
         )
 
 
@@ -178,10 +259,13 @@ def assert_scalar_close(actual: Any, expected: float, *, name: str, rtol: float 
     if not isinstance(actual, (int, float, np.number)):
         raise CheckFailure(f"{name} is a {type(actual).__name__}, expected a single number")
     if not np.isfinite(actual):
-        raise CheckFailure(f"{name} is {actual}, expected the finite value {expected:.6g}")
+        raise CheckFailure(f"{name} is {actual}, expected the finite value {expected:.6g}", public=f"{name} is {actual}, expected a finite value")
     if abs(actual - expected) > atol + rtol * abs(expected):
         ratio = f" ({actual / expected:.4g} times the expected value)" if expected else ""
-        raise CheckFailure(f"{name} is {actual:.6g}, expected {expected:.6g}{ratio}; tolerance rtol={rtol:g}, atol={atol:g}")
+        raise CheckFailure(
+            f"{name} is {actual:.6g}, expected {expected:.6g}{ratio}; tolerance rtol={rtol:g}, atol={atol:g}",
+            public=f"{name} is {actual:.6g}, which is wrong{ratio}; tolerance rtol={rtol:g}, atol={atol:g}",
+        )
 
 
 def assert_columns_sum_to_one(P: Any, *, name: str, atol: float = 1e-8) -> None:
@@ -198,3 +282,19 @@ def assert_columns_sum_to_one(P: Any, *, name: str, atol: float = 1e-8) -> None:
     if negative.any():
         where = int(np.flatnonzero(negative.reshape(-1))[0])
         raise CheckFailure(f"{name}{_index(where, P.shape)} is {P.reshape(-1)[where]:.6g}: probabilities cannot be negative")
+
+
+def withhold(names: list[str] | tuple[str, ...]) -> None:
+    """Make ``nnlab.reference.<name>`` unusable for the rest of this process (a grading kernel).
+
+    While a notebook is graded, the reference implementation of what it grades is withheld from the
+    student's kernel, so code in the kernel cannot call it to fake a correct result.
+    """
+    for name in names:
+        function = getattr(reference, name, None)
+        if function is None:
+            continue
+        message = f"nnlab.reference.{name} is withheld while your notebook is graded: the graded function must be your own"
+        namespace: dict[str, Any] = {}
+        exec(f"def {name}(*args, **kwargs):\n    raise NotImplementedError({message!r})", namespace)
+        function.__code__ = namespace[name].__code__

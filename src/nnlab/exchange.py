@@ -1,0 +1,127 @@
+"""A safe file format for values that cross from a student's kernel to the trusted grader.
+
+The grader must never unpickle what a student's kernel wrote (unpickling runs code), so values are
+encoded as JSON plus numeric arrays in an ``.npz`` read with ``allow_pickle=False``. Supported:
+None, bool, int, float, str, numeric ndarrays and numpy scalars, lists, tuples, dicts with str/int
+keys, and numpy Generators (their state). Anything else becomes an ``Opaque`` placeholder naming
+its type, which fails every check it meets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MAX_DEPTH = 20
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """Stands for a value of a type the exchange format does not carry."""
+
+    type_name: str
+
+    def __repr__(self) -> str:
+        return f"<a {self.type_name}>"
+
+
+def _float(value: float) -> Any:
+    return value if math.isfinite(value) else repr(value)
+
+
+def encode(value: Any, arrays: list[np.ndarray], depth: int = 0) -> Any:
+    """JSON-able description of ``value``; arrays are appended to ``arrays`` and referred to by index."""
+    if depth > MAX_DEPTH:
+        return {"t": "opaque", "type": "deeply nested value"}
+    if value is None:
+        return {"t": "none"}
+    if isinstance(value, (bool, np.bool_)):
+        return {"t": "bool", "v": bool(value)}
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "biuf":
+            return {"t": "opaque", "type": f"ndarray of dtype {value.dtype}"}
+        arrays.append(np.ascontiguousarray(value))
+        return {"t": "ndarray", "i": len(arrays) - 1}
+    if isinstance(value, np.generic):
+        if value.dtype.kind not in "biuf":
+            return {"t": "opaque", "type": f"numpy {value.dtype}"}
+        return {"t": "scalar", "dtype": value.dtype.str, "v": _float(value.item()) if value.dtype.kind == "f" else value.item()}
+    if isinstance(value, int):
+        return {"t": "int", "v": value}
+    if isinstance(value, float):
+        return {"t": "float", "v": _float(value)}
+    if isinstance(value, str):
+        return {"t": "str", "v": value}
+    if isinstance(value, (list, tuple)):
+        return {"t": type(value).__name__, "v": [encode(v, arrays, depth + 1) for v in value]}
+    if isinstance(value, dict):
+        items = [[encode(k, arrays, depth + 1), encode(v, arrays, depth + 1)] for k, v in value.items() if isinstance(k, (str, int))]
+        if len(items) != len(value):
+            return {"t": "opaque", "type": "dict with keys that are not str or int"}
+        return {"t": "dict", "v": items}
+    if isinstance(value, np.random.Generator):
+        return {"t": "rng", "state": value.bit_generator.state}
+    return {"t": "opaque", "type": type(value).__name__}
+
+
+def decode(description: Any, arrays: list[np.ndarray]) -> Any:
+    kind = description["t"]
+    if kind == "none":
+        return None
+    if kind in ("bool", "int", "str"):
+        return description["v"]
+    if kind == "float":
+        return float(description["v"])
+    if kind == "scalar":
+        return np.dtype(description["dtype"]).type(float(description["v"]) if isinstance(description["v"], str) else description["v"])
+    if kind == "ndarray":
+        return arrays[description["i"]].copy()
+    if kind == "list":
+        return [decode(v, arrays) for v in description["v"]]
+    if kind == "tuple":
+        return tuple(decode(v, arrays) for v in description["v"])
+    if kind == "dict":
+        return {decode(k, arrays): decode(v, arrays) for k, v in description["v"]}
+    if kind == "rng":
+        rng = np.random.default_rng()
+        rng.bit_generator.state = description["state"]
+        return rng
+    return Opaque(description.get("type", "unknown"))
+
+
+def digest(value: Any) -> str:
+    """A fingerprint of a value's content (dtype, shape and bytes of every array included)."""
+    arrays: list[np.ndarray] = []
+    structure = json.dumps(encode(value, arrays), sort_keys=True)
+    hasher = hashlib.sha256(structure.encode())
+    for array in arrays:
+        hasher.update(f"{array.dtype.str}{array.shape}".encode())
+        hasher.update(array.tobytes())
+    return hasher.hexdigest()
+
+
+def save(path: Path, value: Any) -> None:
+    """Write ``value`` to ``path`` (an .npz with a JSON description), atomically."""
+    arrays: list[np.ndarray] = []
+    structure = json.dumps(encode(value, arrays))
+    buffer = io.BytesIO()
+    np.savez(buffer, __structure__=np.frombuffer(structure.encode(), dtype=np.uint8), **{f"a{i}": a for i, a in enumerate(arrays)})
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(buffer.getvalue())
+    partial.replace(path)
+
+
+def load(path: Path) -> Any:
+    """Read a value written by :func:`save`, never unpickling anything."""
+    with np.load(path, allow_pickle=False) as archive:
+        structure = json.loads(archive["__structure__"].tobytes().decode())
+        count = sum(1 for name in archive.files if name != "__structure__")
+        arrays = [archive[f"a{i}"] for i in range(count)]
+    return decode(structure, arrays)

@@ -1,0 +1,199 @@
+"""Before grading: find a student's notebook, read it whatever shape it is in, and rebuild its graded cells.
+
+Nothing here runs student code. The outcome is either a notebook ready to execute (with notes on what
+was repaired) or a status that names the file and what is wrong with it, so one broken submission is
+reported for its student and never stops the others.
+"""
+
+from __future__ import annotations
+
+import codecs
+import copy
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+MAX_NOTEBOOK_BYTES = 20_000_000
+PYTHON_KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+@dataclass
+class Prepared:
+    """A submission made ready to grade, or the reason it cannot be."""
+
+    status: str  # "ready", "invalid notebook", "notebook missing"
+    detail: str = ""
+    notebook: nbformat.NotebookNode | None = None
+    notes: list[str] = field(default_factory=list)
+    tampering: list[str] = field(default_factory=list)
+    filename: str = ""
+
+
+def _meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def find_notebook(folder: Path, expected: str) -> tuple[Path | None, str]:
+    """The submitted file for ``expected`` (e.g. ``02-softmax.ipynb``), and a note when it was renamed.
+
+    A missing file is matched to the only notebook in the folder, or to the only one whose name starts
+    with the assignment's number, e.g. ``02-softmax (1).ipynb`` or ``02_softmax_final.ipynb``.
+    """
+    if not folder.is_dir():
+        return None, f"no submission folder {folder.name}/"
+    exact = folder / expected
+    if exact.is_file():
+        return exact, ""
+    candidates = sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    number = expected.split("-", 1)[0]
+    if len(candidates) > 1:
+        candidates = [p for p in candidates if p.name.startswith(number)] or candidates
+    if len(candidates) == 1:
+        found = candidates[0]
+        return found, f"notebook renamed: {found.relative_to(folder)} graded as {expected}"
+    if not candidates:
+        return None, f"no {expected} (and no other notebook) in the submission"
+    names = ", ".join(str(p.relative_to(folder)) for p in candidates)
+    return None, f"no {expected}; several notebooks could be it ({names}), so none was graded"
+
+
+def decode(raw: bytes, filename: str) -> tuple[str | None, str]:
+    """Text of a notebook file: UTF-8, or UTF-16/UTF-8 with a byte-order mark (Windows editors)."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16"), f"{filename} was UTF-16 encoded; read as such"
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8):]
+    try:
+        return raw.decode("utf-8"), ""
+    except UnicodeDecodeError as error:
+        return None, f"{filename} is not UTF-8 text: byte 0x{raw[error.start]:02x} at offset {error.start} cannot be decoded"
+
+
+def read_submission(path: Path, display_name: str) -> tuple[nbformat.NotebookNode | None, list[str], str]:
+    """Parse a submitted file into an nbformat 4 notebook; returns (notebook, notes, error)."""
+    size = path.stat().st_size
+    if size > MAX_NOTEBOOK_BYTES:
+        return None, [], f"{display_name} is {size:,} bytes, more than the {MAX_NOTEBOOK_BYTES:,} a notebook may have"
+    text, note = decode(path.read_bytes(), display_name)
+    notes = [note] if note else []
+    if text is None:
+        return None, notes, note
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        return None, notes, f"{display_name} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"
+    if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
+        return None, notes, f"{display_name} is JSON but not a notebook (no cells)"
+    version = data.get("nbformat")
+    if version not in (3, 4):
+        return None, notes, f"{display_name} has nbformat {version!r}; only 3 and 4 can be read"
+    try:
+        notebook = nbformat.reads(text, as_version=4)
+    except Exception as error:  # noqa: BLE001 -- nbformat raises many kinds; all mean "unreadable"
+        return None, notes, f"{display_name} could not be read as a notebook: {error}"
+    if version == 3:
+        notes.append(f"{display_name} was in the old nbformat 3; converted to nbformat 4")
+    return notebook, notes, ""
+
+
+def rebuild(submitted: nbformat.NotebookNode, source: nbformat.NotebookNode, release: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[str], list[str]]:
+    """The notebook to grade: the release's cells in the release's order, with the student's answers.
+
+    Locked cells and test cells come from the trusted copies (a deleted, edited, retyped or duplicated
+    test cell cannot change what is graded); every answer cell takes the student's text, a copied or
+    split answer cell being joined in order; cells the student added are kept after the answer cell
+    they followed, without nbgrader metadata. Returns (notebook, notes, tampering).
+    """
+    notes: list[str] = []
+    tampering: list[str] = []
+    source_by_id = {_meta(c).get("grade_id"): c for c in source.cells if _meta(c).get("grade_id")}
+    release_by_id = {_meta(c).get("grade_id"): c for c in release.cells if _meta(c).get("grade_id")}
+    answer_ids = {gid for gid, c in source_by_id.items() if _meta(c).get("solution")}
+    test_ids = {gid for gid, c in source_by_id.items() if _meta(c).get("grade") and not _meta(c).get("solution")}
+
+    answers: dict[str, list[str]] = {}
+    extra_after: dict[str | None, list] = {}
+    last_answer: str | None = None
+    seen_tests: dict[str, int] = {}
+    for cell in submitted.cells:
+        gid = _meta(cell).get("grade_id")
+        if gid in answer_ids:
+            answers.setdefault(gid, []).append(cell.source if isinstance(cell.source, str) else "".join(cell.source))
+            last_answer = gid
+        elif gid in source_by_id:
+            seen_tests[gid] = seen_tests.get(gid, 0) + 1
+            trusted = source_by_id[gid]
+            if gid in test_ids:
+                if cell.cell_type != trusted.cell_type:
+                    tampering.append(f"test cell {gid} was turned into a {cell.cell_type} cell; restored")
+                elif cell.source.strip() != release_by_id.get(gid, trusted).source.strip():
+                    tampering.append(f"test cell {gid} was edited; restored")
+                if "skip-execution" in cell.get("metadata", {}).get("tags", []):
+                    tampering.append(f"test cell {gid} was tagged skip-execution; the tag was ignored")
+        elif cell.cell_type == "code" and cell.source.strip():
+            extra = nbformat.v4.new_code_cell(cell.source)
+            extra_after.setdefault(last_answer, []).append(extra)
+    for gid, count in seen_tests.items():
+        if count > 1 and gid in test_ids:
+            tampering.append(f"test cell {gid} appeared {count} times; graded once")
+    for gid in sorted(test_ids - set(seen_tests)):
+        notes.append(f"test cell {gid} was deleted; restored")
+    for gid, parts in answers.items():
+        if len(parts) > 1:
+            notes.append(f"answer cell {gid} was copied or split into {len(parts)} cells; graded as one, in order")
+    for gid in sorted(answer_ids - set(answers)):
+        notes.append(f"answer cell {gid} was deleted; graded as unanswered")
+
+    notebook = copy.deepcopy(release)
+    notebook.metadata["kernelspec"] = dict(PYTHON_KERNELSPEC)
+    cells = []
+    for cell in notebook.cells:
+        gid = _meta(cell).get("grade_id")
+        if gid in answers:
+            cell.source = "\n\n".join(answers[gid])
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        cells.append(cell)
+        if gid in answer_ids:
+            cells.extend(extra_after.get(gid, []))
+    notebook.cells = extra_after.get(None, []) + cells
+    _fresh_cell_ids(notebook)
+    return notebook, notes, tampering
+
+
+def _fresh_cell_ids(notebook: nbformat.NotebookNode) -> None:
+    """Unique, valid cell ids (students' copies of cells duplicate ids; old notebooks have none)."""
+    used: set[str] = set()
+    for index, cell in enumerate(notebook.cells):
+        wanted = cell.get("id") or f"cell-{index}"
+        wanted = re.sub(r"[^a-zA-Z0-9-_]", "-", wanted)[:64] or f"cell-{index}"
+        candidate, n = wanted, 1
+        while candidate in used:
+            n += 1
+            candidate = f"{wanted[:58]}-{n}"
+        cell["id"] = candidate
+        used.add(candidate)
+
+
+def prepare(folder: Path, assignment: str, source: nbformat.NotebookNode, release: nbformat.NotebookNode) -> Prepared:
+    """Everything before execution for one student's submission of ``assignment``."""
+    expected = f"{assignment}.ipynb"
+    path, note = find_notebook(folder, expected)
+    if path is None:
+        return Prepared("notebook missing", note)
+    shown = str(path.relative_to(folder))
+    submitted, notes, error = read_submission(path, shown)
+    if submitted is None:
+        return Prepared("invalid notebook", error, notes=notes, filename=shown)
+    if note:
+        notes.insert(0, note)
+    kernel = submitted.metadata.get("kernelspec", {}).get("name")
+    if kernel and kernel != "python3":
+        notes.append(f"{shown} asked for the kernel {kernel!r}; graded with python3")
+    if not any(_meta(c).get("grade_id") for c in submitted.cells):
+        return Prepared("invalid notebook", f"{shown} holds none of {assignment}'s cells (is it another notebook?)", notes=notes, filename=shown)
+    notebook, rebuild_notes, tampering = rebuild(submitted, source, release)
+    return Prepared("ready", notebook=notebook, notes=notes + rebuild_notes, tampering=tampering, filename=shown)

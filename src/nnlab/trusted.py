@@ -1,0 +1,300 @@
+"""Grading one notebook: the student's cells run in a sandboxed kernel, the test cells run here.
+
+The student's kernel only computes: when a test cell calls ``checks.call_own(softmax, Z, ...)``, this
+process sends ``Z`` to the kernel, the kernel runs the student's ``softmax`` on it and sends back what
+it returned (:mod:`nnlab.exchange`, never pickle). The test cell itself -- the instructor's source, hidden
+tests included -- runs in this process with the real numpy and nnlab, so nothing a student does inside
+the kernel (patching numpy or nnlab, redefining ``assert`` or the checks, IPython input or AST
+transformers, ``skip-execution`` tags, ``sys.displayhook``, printing "tests passed", a fake module next
+to the notebook) can decide a point. The kernel never sees a hidden test, and the reference
+implementations of the graded functions are withheld from it.
+
+Locked cells run in the kernel only when the student's cells need what they define (the set-up
+cell), so slow demos are not repeated for every student; the test cells get, in this process, the
+locked cells they need.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import builtins
+import re
+import symtable
+import tempfile
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from . import checks, exchange
+from .sandbox import ExecutionReport, Limits, execute_notebook
+
+HIDDEN_REGION = re.compile(r"^\s*### BEGIN HIDDEN TESTS\s*$(.*?)^\s*### END HIDDEN TESTS\s*$", re.S | re.M)
+MAGIC_LINE = re.compile(r"^\s*[%!].*$", re.M)
+
+
+@dataclass
+class Verdict:
+    """Outcome of one test cell: passed or not, and what the student is told."""
+
+    passed: bool
+    message: str = ""
+
+
+@dataclass
+class GradedNotebook:
+    """One executed notebook: test outputs decided here, other outputs from the kernel."""
+
+    notebook: nbformat.NotebookNode
+    verdicts: dict[str, Verdict]
+    execution: ExecutionReport
+    tampering: list[str] = field(default_factory=list)
+
+
+class KernelFault(Exception):
+    """The kernel timed out, ran out of memory or died while running the student's function."""
+
+
+def _meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def _is_test(cell) -> bool:
+    return cell.cell_type == "code" and bool(_meta(cell).get("grade")) and not _meta(cell).get("solution")
+
+
+def _names(source: str) -> tuple[set[str], set[str]]:
+    """Top-level names a cell defines, and all names it reads (nothing when it does not parse)."""
+    try:
+        tree = ast.parse(MAGIC_LINE.sub("", source))
+    except SyntaxError:
+        return set(), set()
+    defined, used = set(), set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            defined.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (defined if isinstance(node.ctx, ast.Store) else used).add(node.id)
+    return defined, used
+
+
+def _free_names(source: str) -> set[str]:
+    """Names a cell reads from the notebook's global namespace (not the ones it defines first)."""
+    try:
+        top = symtable.symtable(MAGIC_LINE.sub("", source), "<cell>", "exec")
+    except SyntaxError:
+        return set()
+    free = {s.get_name() for s in top.get_symbols() if s.is_referenced() and not s.is_assigned() and not s.is_imported()}
+    stack = list(top.get_children())
+    while stack:
+        table = stack.pop()
+        stack.extend(table.get_children())
+        for symbol in table.get_symbols():
+            name = symbol.get_name()
+            if symbol.is_global() and symbol.is_referenced() and not _assigned_at_top(top, name):
+                free.add(name)
+    return free
+
+
+def _assigned_at_top(top: symtable.SymbolTable, name: str) -> bool:
+    try:
+        symbol = top.lookup(name)
+    except KeyError:
+        return False
+    return symbol.is_assigned() or symbol.is_imported()
+
+
+def _needed(cells: list, consumers: list) -> set[str]:
+    """Ids of the locked cells among ``cells`` that define what ``consumers`` read, transitively."""
+    wanted: set[str] = set()
+    for cell in consumers:
+        wanted |= _free_names(cell.source)
+    keep: set[str] = set()
+    for cell in reversed(cells):
+        if _names(cell.source)[0] & wanted:
+            keep.add(cell.id)
+            wanted |= _free_names(cell.source)
+    return keep
+
+
+def withheld_names(source: nbformat.NotebookNode) -> list[str]:
+    """The reference functions a notebook grades: every ``reference=`` given to ``call_own`` in its tests."""
+    names: set[str] = set()
+    for cell in source.cells:
+        if not _is_test(cell):
+            continue
+        try:
+            tree = ast.parse(MAGIC_LINE.sub("", cell.source))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "call_own":
+                for keyword in node.keywords:
+                    if keyword.arg == "reference":
+                        value = ast.literal_eval(keyword.value)
+                        names.update([value] if isinstance(value, str) else value)
+    return sorted(names)
+
+
+def _hidden_lines(source: str) -> set[int]:
+    lines: set[int] = set()
+    for match in HIDDEN_REGION.finditer(source):
+        first = source[: match.start()].count("\n") + 1
+        lines.update(range(first, first + match.group(0).count("\n") + 1))
+    return lines
+
+
+def explain(error: BaseException, filename: str, hidden: set[int]) -> str:
+    """What the student is told: the check's message, without reference values when a hidden test failed."""
+    line = next((f.lineno for f in reversed(traceback.extract_tb(error.__traceback__)) if f.filename == filename), None)
+    in_hidden = line in hidden
+    if isinstance(error, checks.CheckFailure):
+        text = error.public if in_hidden else str(error)
+    elif isinstance(error, checks.StudentError):
+        text = f"your function raised {error}"
+    elif isinstance(error, KernelFault):
+        text = str(error)
+    elif isinstance(error, AssertionError):
+        text = str(error) if (str(error) and not in_hidden) else "an assertion failed"
+    else:
+        text = f"{type(error).__name__}: {error}"
+    return ("a hidden test failed: " if in_hidden else "") + text
+
+
+class StudentFunction:
+    """Stands for a student's function in the trusted namespace: only call_own may use it."""
+
+    def __init__(self, name: str):
+        self.__name__ = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise checks.CheckFailure(f"the test called {self.__name__} directly instead of through checks.call_own")
+
+
+class Grader:
+    """Drives one notebook: decides, cell by cell, what runs in the kernel and what runs here."""
+
+    def __init__(self, source: nbformat.NotebookNode, notebook: nbformat.NotebookNode, workdir: Path):
+        self.source = source
+        self.notebook = notebook
+        self.workdir = workdir
+        self.exchange_dir = workdir / ".nnlab-exchange"
+        self.calls = 0
+        self.verdicts: dict[str, Verdict] = {}
+        self.tests = {_meta(c)["grade_id"]: c for c in source.cells if _is_test(c)}
+        locked_source = [c for c in source.cells if c.cell_type == "code" and not _is_test(c) and not _meta(c).get("solution")]
+        self.trusted_setup = [c for c in locked_source if c.id in _needed(locked_source, list(self.tests.values()))]
+        student_cells = [c for c in notebook.cells if c.cell_type == "code" and not _meta(c).get("locked")]
+        locked_here = [c for c in notebook.cells if c.cell_type == "code" and _meta(c).get("locked") and not _is_test(c)]
+        self.kernel_locked = _needed(locked_here, student_cells)
+        self.namespace: dict[str, Any] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.client = None
+
+    # -- the trusted side ---------------------------------------------------------------------------
+
+    def _trusted_namespace(self) -> dict[str, Any]:
+        if self.namespace is None:
+            namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+            for cell in self.source.cells:
+                if cell.cell_type == "code" and _meta(cell).get("solution"):
+                    for name in _names(cell.source)[0]:
+                        namespace[name] = StudentFunction(name)
+            for cell in self.trusted_setup:
+                exec(compile(MAGIC_LINE.sub("", cell.source), f"<set-up cell {_meta(cell).get('grade_id')}>", "exec"), namespace)
+            self.namespace = namespace
+        return self.namespace
+
+    def _run_test(self, grade_id: str) -> tuple[Verdict, list]:
+        source = self.tests[grade_id].source
+        filename = f"<test cell {grade_id}>"
+        printed: list = []
+        checks.set_remote(lambda *call: self._remote(printed, *call))
+        try:
+            exec(compile(MAGIC_LINE.sub("", source), filename, "exec"), self._trusted_namespace())
+            return Verdict(True), printed
+        except BaseException as error:  # noqa: BLE001 -- every failure of a test is a verdict
+            return Verdict(False, explain(error, filename, _hidden_lines(source))), printed
+        finally:
+            checks.set_remote(None)
+
+    def _remote(self, printed: list, function: str, names: tuple, args: tuple, kwargs: dict) -> tuple:
+        """Called from the test's thread: run the student's function in the kernel, on the event loop."""
+        future = asyncio.run_coroutine_threadsafe(self._call_in_kernel(printed, function, names, args, kwargs), self.loop)
+        return future.result()
+
+    async def _call_in_kernel(self, printed: list, function: str, names: tuple, args: tuple, kwargs: dict) -> tuple:
+        self.calls += 1
+        self.exchange_dir.mkdir(exist_ok=True)
+        request = self.exchange_dir / f"call-{self.calls}.npz"
+        # the kernel runs as another user: it writes its reply into its own working copy
+        reply = self.workdir / f"reply-{self.calls}.npz"
+        exchange.save(request, [list(args), kwargs])
+        request.chmod(0o644)
+        code = (
+            f"__import__('nnlab.checks', fromlist=['serve_call']).serve_call("
+            f"get_ipython().user_ns, {function!r}, {list(names)!r}, {str(request)!r}, {str(reply)!r})"
+        )
+        cell = nbformat.v4.new_code_cell(code)
+        status = await self.client.execute_in_kernel(cell, self.current_index)
+        printed.extend(o for o in cell.outputs if o.get("output_type") == "stream" and o.get("name") == "stdout")
+        if status in ("timed out", "kernel died", "not run") or (status == "out of memory" and not reply.exists()):
+            detail = self.client.fatal.get("detail") or next((o.evalue for o in cell.outputs if o.get("output_type") == "error"), status)
+            raise KernelFault(f"{function} did not return: {detail}")
+        errors = [o for o in cell.outputs if o.get("output_type") == "error"]
+        if not reply.exists():
+            what = f"{errors[0].ename}: {errors[0].evalue}" if errors else "no result came back"
+            raise checks.StudentError(f"{what} (was nnlab.checks changed in your notebook?)")
+        result = exchange.load(reply)
+        request.unlink(missing_ok=True)
+        reply.unlink(missing_ok=True)
+        if "raised" in result:
+            kind, message = result["raised"]
+            if kind == "CheckFailure":
+                raise checks.CheckFailure(message)
+            raise checks.StudentError(f"{kind}: {message}")
+        args_after, kwargs_after = result["after"]
+        return result["output"], args_after, kwargs_after
+
+    # -- the sandbox's cell handler ---------------------------------------------------------------
+
+    async def handle(self, client, index: int, cell) -> bool:
+        """Take over test cells (run here) and locked cells the student's code does not need (skipped)."""
+        self.client, self.loop, self.current_index = client, asyncio.get_running_loop(), index
+        if _is_test(cell):
+            grade_id = _meta(cell)["grade_id"]
+            verdict, printed = await asyncio.to_thread(self._run_test, grade_id)
+            client.nb.cells[index] = cell  # nbclient put the kernel calls' cells in the test cell's place
+            self.verdicts[grade_id] = verdict
+            cell.outputs = list(printed)
+            if not verdict.passed:
+                cell.outputs.append(nbformat.v4.new_output("error", ename="TestFailed", evalue=verdict.message, traceback=[f"TestFailed: {verdict.message}"]))
+            cell.execution_count = None
+            return True
+        if _meta(cell).get("locked") and cell.id not in self.kernel_locked:
+            cell.outputs, cell.execution_count = [], None
+            return True
+        return False
+
+
+def grade_notebook(source: nbformat.NotebookNode, notebook: nbformat.NotebookNode, limits: Limits | None = None) -> GradedNotebook:
+    """Execute ``notebook`` (a prepared submission) in the sandbox with this process deciding every test."""
+    with tempfile.TemporaryDirectory(prefix="nnlab-work-") as workdir:
+        grader = Grader(source, notebook, Path(workdir))
+        startup = (
+            "def _nnlab_grading():\n"
+            "    from nnlab import checks\n"
+            f"    checks.withhold({withheld_names(source)!r})\n"
+            "_nnlab_grading()\n"
+            "del _nnlab_grading\n"
+        )
+        report = execute_notebook(notebook, workdir, limits, startup_code=startup, cell_handler=grader.handle)
+    for grade_id in grader.tests:
+        grader.verdicts.setdefault(grade_id, Verdict(False, f"not run: {report.detail}"))
+    return GradedNotebook(report.notebook, grader.verdicts, report)
