@@ -84,7 +84,7 @@ def test_notebook_follows_the_authoring_conventions(name):
     ids = [grade_id(c) for c in notebook.cells if grade_id(c)]
     assert len(ids) == len(set(ids)), f"{name}: duplicated grade_ids {sorted({i for i in ids if ids.count(i) > 1})}"
     total = sum(nbgrader_meta(c).get("points", 0) for c in notebook.cells if nbgrader_meta(c).get("grade"))
-    stated = re.search(r"worth (\d+) points", title.source)
+    stated = re.search(r"worth \*{0,2}(\d+) points", title.source)
     assert stated and int(stated.group(1)) == total, f"{name}: title states {stated and stated.group(1)} points, the cells add up to {total:g}"
     functions = [c for c in notebook.cells if c.cell_type == "code" and nbgrader_meta(c).get("solution")]
     tests = [c for c in notebook.cells if c.cell_type == "code" and nbgrader_meta(c).get("grade")]

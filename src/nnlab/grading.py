@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import os
 import shutil
 import sys
@@ -149,6 +150,7 @@ def _run_workers(root: Path, assignment: str, students: list[str], workers: int,
 def grade_student(root: str, assignment: str, student: str, limits=None) -> Outcome:
     """Worker: everything for one student that does not touch the gradebook."""
     from . import preflight, trusted
+    from .sandbox import Limits
 
     try:
         root_path = Path(root)
@@ -157,6 +159,9 @@ def grade_student(root: str, assignment: str, student: str, limits=None) -> Outc
         prepared = preflight.prepare(root_path / "submitted" / student / assignment, assignment, source, release)
         if prepared.status != "ready":
             return Outcome(student, prepared.status, "; ".join([prepared.detail, *prepared.notes]).strip("; "))
+        # The course folder (source notebooks with hidden tests, submissions, gradebook) is invisible to
+        # the kernel; what it must import from there (src/, on its sys.path) is mounted back read-only.
+        limits = dataclasses.replace(limits or Limits(), hide_paths=(*(limits or Limits()).hide_paths, str(root_path)))
         graded = trusted.grade_notebook(source, prepared.notebook, limits)
         execution = graded.execution
         notes = list(prepared.notes)
