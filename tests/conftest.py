@@ -5,7 +5,13 @@ from pathlib import Path
 
 import pytest
 
+from nnlab.build import BLAS_THREAD_VARIABLES
+
 REPO = Path(__file__).resolve().parents[1]
+
+# nbval's kernels inherit this: the same single BLAS thread as the build that made the baseline.
+for _variable in BLAS_THREAD_VARIABLES:
+    os.environ[_variable] = "1"
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,7 @@ from .course import (
     write_notebook,
 )
 
+BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 
 
@@ -82,6 +83,10 @@ def execute_notebook(source: Path, destination: Path, timeout: int = 600) -> flo
 
     # The python3 kernel spec runs "python" from PATH: make that this environment's interpreter.
     os.environ["PATH"] = nbgrader_env()["PATH"]
+    # One BLAS thread: notebooks run side by side here and in CI, and the nbval baseline must not
+    # depend on how a machine splits its matrix products.
+    for variable in BLAS_THREAD_VARIABLES:
+        os.environ[variable] = "1"
     notebook = read_notebook(source)
     started = time.perf_counter()
     client = NotebookClient(

@@ -137,7 +137,13 @@ def withheld_names(source: nbformat.NotebookNode) -> list[str]:
             if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "call_own":
                 for keyword in node.keywords:
                     if keyword.arg == "reference":
-                        value = ast.literal_eval(keyword.value)
+                        try:
+                            value = ast.literal_eval(keyword.value)
+                        except ValueError:
+                            raise ValueError(
+                                f"test cell {_meta(cell).get('grade_id')}: reference= must be a literal name or tuple of "
+                                f"names, got {ast.unparse(keyword.value)!r}"
+                            ) from None
                         names.update([value] if isinstance(value, str) else value)
     return sorted(names)
 
