@@ -185,6 +185,7 @@ def serve_call(namespace: dict, function_name: str, reference_names: list[str], 
     both in :mod:`nnlab.exchange`'s pickle-free format.
     """
     args, kwargs = exchange.load(Path(request))
+    out_of_memory = None
     try:
         function = namespace[function_name]
         result = {"output": call_own(function, *args, reference=tuple(reference_names), **kwargs)}
@@ -194,8 +195,13 @@ def serve_call(namespace: dict, function_name: str, reference_names: list[str], 
         kind = "CheckFailure" if isinstance(error, CheckFailure) else type(error).__name__
         message = str(error) or traceback.format_exception_only(type(error), error)[-1].strip()
         result = {"raised": [kind, message]}
+        if isinstance(error, MemoryError):
+            out_of_memory = MemoryError(message)
     result["after"] = [list(args), kwargs]
     exchange.save(Path(reply), result)
+    if out_of_memory is not None:
+        # also fail the kernel's cell with it, so the sandbox records the submission as "out of memory"
+        raise out_of_memory from None
 
 
 # --------------------------------------------------------------------------- assertions
@@ -268,12 +274,15 @@ def assert_scalar_close(actual: Any, expected: float, *, name: str, rtol: float 
         )
 
 
-def assert_columns_sum_to_one(P: Any, *, name: str, atol: float = 1e-8) -> None:
-    """Check that every column of ``P`` is a probability distribution."""
+def assert_columns_sum_to_one(P: Any, *, name: str, atol: float = RTOL) -> None:
+    """Check that every column of ``P`` is a probability distribution.
+
+    The default tolerance is the course's float32-friendly :data:`RTOL` (the sums are taken in float64).
+    """
     P = assert_array(P, name=name)
     if P.ndim != 2:
         raise CheckFailure(f"{name} has shape {P.shape}, expected a matrix (n_classes, n_samples)")
-    sums = P.sum(axis=0)
+    sums = P.astype(np.float64).sum(axis=0)
     bad = ~(np.abs(sums - 1) <= atol)
     if bad.any():
         column = int(np.flatnonzero(bad)[0])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from . import build, grading, main_job, train
@@ -59,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if os.environ.get("MNIST_DIR"):
+        # Relative to where the command was run; notebooks and kernels run elsewhere.
+        os.environ["MNIST_DIR"] = os.path.abspath(os.environ["MNIST_DIR"])
     args = build_parser().parse_args(argv)
     return args.run(args)
 

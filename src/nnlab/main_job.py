@@ -14,7 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", type=Path, help="course root (default: the folder with nbgrader_config.py)")
     parser.add_argument("--skip-train", action="store_true", help="skip training the reference network")
     parser.add_argument("--no-execute", action="store_true", help="skip executing the notebooks into notebooks/")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel notebook executions (default: cores)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel notebook executions and grading workers (default: cores)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,8 +31,9 @@ def run(args: argparse.Namespace) -> int:
     print("\n== 3. grading the sample class ==")
     results = {}
     for name in names:
-        results[name] = grading.grade(root, name)
-        print(f"{name}: graded {len(results[name])} submissions")
+        results[name] = grading.grade(root, name, workers=args.workers, progress=not args.no_progress)
+        statuses = ", ".join(sorted({row.status for row in results[name]}))
+        print(f"{name}: graded {len(results[name])} submissions ({statuses})")
     print("\n" + grading.format_table(results))
     print(f"\ngrade tables: {root / 'grades'}/<assignment>.csv; autograded notebooks: {root / 'autograded'}/")
     return 0

@@ -78,9 +78,9 @@ def read_submission(path: Path, display_name: str) -> tuple[nbformat.NotebookNod
     if size > MAX_NOTEBOOK_BYTES:
         return None, [], f"{display_name} is {size:,} bytes, more than the {MAX_NOTEBOOK_BYTES:,} a notebook may have"
     text, note = decode(path.read_bytes(), display_name)
-    notes = [note] if note else []
     if text is None:
-        return None, notes, note
+        return None, [], note  # the note is the error: said once
+    notes = [note] if note else []
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
@@ -104,8 +104,9 @@ def rebuild(submitted: nbformat.NotebookNode, source: nbformat.NotebookNode, rel
 
     Locked cells and test cells come from the trusted copies (a deleted, edited, retyped or duplicated
     test cell cannot change what is graded); every answer cell takes the student's text, a copied or
-    split answer cell being joined in order; cells the student added are kept after the answer cell
-    they followed, without nbgrader metadata. Returns (notebook, notes, tampering).
+    split answer cell being joined in order; cells the student added are kept after the graded or
+    locked cell they followed (so a cell added below the tests still runs after them), without
+    nbgrader metadata. Returns (notebook, notes, tampering).
     """
     notes: list[str] = []
     tampering: list[str] = []
@@ -116,14 +117,15 @@ def rebuild(submitted: nbformat.NotebookNode, source: nbformat.NotebookNode, rel
 
     answers: dict[str, list[str]] = {}
     extra_after: dict[str | None, list] = {}
-    last_answer: str | None = None
+    last_seen: str | None = None  # the graded or locked cell the student's next own cell follows
     seen_tests: dict[str, int] = {}
     for cell in submitted.cells:
         gid = _meta(cell).get("grade_id")
         if gid in answer_ids:
             answers.setdefault(gid, []).append(cell.source if isinstance(cell.source, str) else "".join(cell.source))
-            last_answer = gid
+            last_seen = gid
         elif gid in source_by_id:
+            last_seen = gid
             seen_tests[gid] = seen_tests.get(gid, 0) + 1
             trusted = source_by_id[gid]
             if gid in test_ids:
@@ -135,7 +137,7 @@ def rebuild(submitted: nbformat.NotebookNode, source: nbformat.NotebookNode, rel
                     tampering.append(f"test cell {gid} was tagged skip-execution; the tag was ignored")
         elif cell.cell_type == "code" and cell.source.strip():
             extra = nbformat.v4.new_code_cell(cell.source)
-            extra_after.setdefault(last_answer, []).append(extra)
+            extra_after.setdefault(last_seen, []).append(extra)
     for gid, count in seen_tests.items():
         if count > 1 and gid in test_ids:
             tampering.append(f"test cell {gid} appeared {count} times; graded once")
@@ -157,9 +159,10 @@ def rebuild(submitted: nbformat.NotebookNode, source: nbformat.NotebookNode, rel
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
         cells.append(cell)
-        if gid in answer_ids:
-            cells.extend(extra_after.get(gid, []))
-    notebook.cells = extra_after.get(None, []) + cells
+        if gid is not None:
+            cells.extend(extra_after.pop(gid, []))
+    leftovers = [extra for gid, extras in extra_after.items() if gid is not None for extra in extras]
+    notebook.cells = extra_after.get(None, []) + cells + leftovers
     _fresh_cell_ids(notebook)
     return notebook, notes, tampering
 

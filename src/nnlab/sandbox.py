@@ -174,6 +174,9 @@ class Limits:
     tmp_size_bytes: int = 64 * MB
     #: paths made invisible (empty read-only tmpfs, /dev/null over files) when mount namespaces work
     hide_paths: tuple[str, ...] = ()
+    #: (path, replacement) pairs: the kernel sees the replacement, read-only, at ``path`` (a file over a
+    #: file, a folder over a folder), when mount namespaces work
+    replace_paths: tuple[tuple[str, str], ...] = ()
     #: extra paths bound back read-only if they are under a hidden path (the working copy, the
     #: interpreter, the kernel's sys.path and $MNIST_DIR are always kept)
     keep_paths: tuple[str, ...] = ()
@@ -191,6 +194,7 @@ class Limits:
             raise ValueError("Limits.max_output_bytes must be >= 0")
         object.__setattr__(self, "hide_paths", tuple(str(p) for p in self.hide_paths))
         object.__setattr__(self, "keep_paths", tuple(str(p) for p in self.keep_paths))
+        object.__setattr__(self, "replace_paths", tuple((str(t), str(r)) for t, r in self.replace_paths))
 
 
 @dataclass
@@ -391,6 +395,12 @@ def setup_mounts(cfg, info, pidns):
         except OSError:
             continue
         keeps.append((keep, fd, os.path.isdir(keep["path"])))
+    replacements = []
+    for rep in cfg.get("replacements", []):
+        try:
+            replacements.append((rep["target"], os.open(rep["source"], os.O_PATH)))
+        except OSError as exc:
+            info["notes"].append("could not replace %s: %s" % (rep["target"], exc))
     masked = []
     for mask in sorted(cfg["masks"], key=lambda m: m["path"].count("/")):
         path = mask["path"]
@@ -427,6 +437,16 @@ def setup_mounts(cfg, info, pidns):
                 info["notes"].append("%s bound back writable: %s" % (path, exc))
     for keep, fd, isdir in keeps:
         os.close(fd)
+    replaced = []
+    for target, fd in replacements:
+        try:
+            mount("/proc/self/fd/%d" % fd, target, None, MS_BIND)
+            mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+            replaced.append(target)
+        except OSError as exc:
+            info["notes"].append("could not replace %s: %s" % (target, exc))
+        os.close(fd)
+    info["replaced"] = replaced
     for mask in masked:
         if mask["ro"] and os.path.isdir(mask["path"]):
             try:
@@ -736,7 +756,9 @@ def _plan(workdir: str, kdir: str, limits: Limits, user: dict[str, Any] | None) 
         rlimits["RLIMIT_NPROC"] = int(limits.max_processes)
     # backstop only: a kernel whose grader vanished cannot burn CPU for ever
     rlimits["RLIMIT_CPU"] = int(2 * limits.notebook_timeout + 60)
+    replacements = [{"target": os.path.abspath(t), "source": os.path.abspath(r)} for t, r in limits.replace_paths]
     return {
+        "replacements": replacements,
         "parent_pid": os.getpid(),
         "cwd": workdir,
         "network": bool(limits.network),

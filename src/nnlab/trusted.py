@@ -19,6 +19,8 @@ from __future__ import annotations
 import ast
 import asyncio
 import builtins
+import dataclasses
+import os
 import re
 import symtable
 import tempfile
@@ -30,6 +32,7 @@ from typing import Any
 import nbformat
 
 from . import checks, exchange
+from . import reference as reference_module
 from .sandbox import ExecutionReport, Limits, execute_notebook
 
 HIDDEN_REGION = re.compile(r"^\s*### BEGIN HIDDEN TESTS\s*$(.*?)^\s*### END HIDDEN TESTS\s*$", re.S | re.M)
@@ -289,14 +292,40 @@ class Grader:
         return False
 
 
+def withheld_reference_source(names: list[str]) -> str:
+    """nnlab/reference.py as the grading kernel sees it: the graded functions' bodies replaced by an error."""
+    tree = ast.parse(Path(reference_module.__file__).read_text())
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name in names:
+            message = f"nnlab.reference.{node.name} is withheld while your notebook is graded: the graded function must be your own"
+            node.body = ast.parse(f"raise NotImplementedError({message!r})").body
+    return ast.unparse(tree) + "\n"
+
+
 def grade_notebook(source: nbformat.NotebookNode, notebook: nbformat.NotebookNode, limits: Limits | None = None) -> GradedNotebook:
-    """Execute ``notebook`` (a prepared submission) in the sandbox with this process deciding every test."""
-    with tempfile.TemporaryDirectory(prefix="nnlab-work-") as workdir:
+    """Execute ``notebook`` (a prepared submission) in the sandbox with this process deciding every test.
+
+    The kernel sees a ``nnlab/reference.py`` whose graded functions are withheld (and no compiled copy
+    of the real one), so no code in it -- not even a reload or a read of the file -- can produce the
+    reference's results; where mount namespaces are missing, the functions are still withheld in memory.
+    """
+    names = withheld_names(source)
+    with tempfile.TemporaryDirectory(prefix="nnlab-work-") as workdir, tempfile.TemporaryDirectory(prefix="nnlab-withheld-") as withheld:
+        os.chmod(withheld, 0o755)
+        replacement = Path(withheld) / "reference.py"
+        replacement.write_text(withheld_reference_source(names))
+        empty = Path(withheld) / "empty"
+        empty.mkdir()
+        real = Path(reference_module.__file__)
+        replace = [(str(real), str(replacement))]
+        if (real.parent / "__pycache__").is_dir():
+            replace.append((str(real.parent / "__pycache__"), str(empty)))
+        limits = dataclasses.replace(limits or Limits(), replace_paths=(*(limits or Limits()).replace_paths, *replace))
         grader = Grader(source, notebook, Path(workdir))
         startup = (
             "def _nnlab_grading():\n"
             "    from nnlab import checks\n"
-            f"    checks.withhold({withheld_names(source)!r})\n"
+            f"    checks.withhold({names!r})\n"
             "_nnlab_grading()\n"
             "del _nnlab_grading\n"
         )

@@ -1,0 +1,700 @@
+"""`nnlab grade` on a class of hostile, faulty, broken and odd submissions of 02-softmax.
+
+One temporary course is built (source/, samples/, nbgrader_config.py copied, release and sample class
+generated), a crafted submission per case is written next to the sample class, and the whole class is
+graded ONCE by :func:`nnlab.grading.grade` with 2 workers and small limits. Then every student's row of
+``grades/02-softmax.csv`` is compared with what it must be (score, status, a piece of the detail), the
+gradebook with the grade table, the feedback with what it may show, and two more runs check that
+re-grading one student replaces only that row and that a failure of the grader keeps the previous one.
+
+The course lives under ``out/`` (git-ignored), not under /tmp: the sandboxed kernel has a private /tmp,
+so a course in /tmp would be out of the student's sight whatever the grader hides, and the "nothing
+leaks" cases would prove nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from nnlab.build import build, solution_source
+from nnlab.grading import db_url, grade, read_grade_table
+from nnlab.sandbox import GiB, MB, Limits
+
+REPO = Path(__file__).resolve().parents[1]
+ASSIGNMENT = "02-softmax"
+NOTEBOOK = f"{ASSIGNMENT}.ipynb"
+TEST_IDS = ("test_softmax_columns", "test_softmax_values", "test_softmax_overflow", "test_softmax_shift_invariance")
+MAX_SCORE = 10.0  # 8 automatic points + a 2-point written answer
+
+# Small limits so that the faulty submissions are stopped quickly; a normal kernel (numpy, matplotlib,
+# nnlab, MNIST loaded by the set-up cell: ~4 s alone, more on a busy machine) runs well within them.
+LIMITS = Limits(
+    cell_timeout=25,
+    notebook_timeout=120,
+    interrupt_grace=1.5,
+    startup_timeout=60,
+    memory_bytes=1 * GiB,
+    file_size_bytes=5 * MB,
+    max_output_bytes=100_000,
+)
+
+# --------------------------------------------------------------------------- softmax cells
+
+CORRECT = """\
+def softmax(Z):
+    E = np.exp(Z - Z.max(axis=0, keepdims=True))
+    return E / E.sum(axis=0, keepdims=True)
+"""
+
+# right on small scores, nan once exp overflows: the visible parts of the overflow and shift tests
+# (scores of a few hundred at most) pass, their hidden parts (+-1000, +-800) fail: 4 points
+NAIVE = """\
+def softmax(Z):
+    E = np.exp(Z)
+    return E / E.sum(axis=0, keepdims=True)
+"""
+
+# fails every test cell (scores are not probabilities, and change with a shift)
+WRONG = """\
+def softmax(Z):
+    return Z + 0.0
+"""
+
+WRITTEN_ANSWER = "Subtracting c multiplies numerator and denominator by exp(-c); the column maximum makes every term <= 1."
+
+
+def _correct_unless(condition: str, action: str) -> str:
+    """A correct softmax that does ``action`` when ``condition`` holds for the scores ``Z``."""
+    return (
+        "def softmax(Z):\n"
+        f"    if {condition}:\n"
+        + "".join(f"        {line}\n" for line in action.splitlines())
+        + "    E = np.exp(Z - Z.max(axis=0, keepdims=True))\n"
+        "    return E / E.sum(axis=0, keepdims=True)\n"
+    )
+
+
+# The scores of test_softmax_columns and test_softmax_values stay below 100 in absolute value; the
+# overflow test's are in the hundreds: a fault "on large scores" keeps the first two tests' 4 points.
+LARGE = "np.abs(Z).max() > 200"
+
+# --------------------------------------------------------------------------- notebook surgery
+
+
+def _meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def _index(notebook, grade_id: str) -> int:
+    return next(i for i, c in enumerate(notebook.cells) if _meta(c).get("grade_id") == grade_id)
+
+
+def make_notebook(
+    release,
+    softmax: str | None = CORRECT,
+    *,
+    before_tests: tuple[str, ...] = (),
+    after_tests: tuple[str, ...] = (),
+    at_end: tuple[str, ...] = (),
+    answer: str | None = None,
+):
+    """The release with ``softmax`` as the answer, extra code cells the student added right after it
+    (so, before the test cells), right after the last test cell or at the end of the notebook, and
+    optionally a written answer."""
+    notebook = nbformat.from_dict(json.loads(json.dumps(release)))
+    last_test = _index(notebook, TEST_IDS[-1])
+    for offset, source in enumerate(after_tests, start=1):
+        notebook.cells.insert(last_test + offset, nbformat.v4.new_code_cell(source))
+    position = _index(notebook, "softmax")
+    if softmax is not None:
+        notebook.cells[position].source = softmax
+    for offset, source in enumerate(before_tests, start=1):
+        notebook.cells.insert(position + offset, nbformat.v4.new_code_cell(source))
+    notebook.cells.extend(nbformat.v4.new_code_cell(source) for source in at_end)
+    if answer is not None:
+        notebook.cells[_index(notebook, "answer_max_shift")].source = answer
+    return notebook
+
+
+def write(root: Path, student: str, notebook, filename: str = NOTEBOOK) -> Path:
+    folder = root / "submitted" / student / ASSIGNMENT
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / filename
+    if isinstance(notebook, bytes):
+        path.write_bytes(notebook)
+    else:
+        path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False))
+    return path
+
+
+# --------------------------------------------------------------------------- the class
+
+
+@dataclass(frozen=True)
+class Expected:
+    score: float
+    status: str
+    detail: str = ""  # a piece of the row's detail
+
+
+EXPECTED: dict[str, Expected] = {
+    # the sample class made by `nnlab build`
+    "sample-solution": Expected(8, "graded", "2 points of written answers await manual grading"),
+    "sample-partial": Expected(4, "graded", "await manual grading"),
+    "sample-blank": Expected(0, "graded"),
+    # wrong code cannot earn points, whatever it does inside the kernel
+    "wrong-patches-numpy": Expected(0, "graded"),
+    "wrong-patches-checks": Expected(0, "graded"),
+    "wrong-patches-serve-call": Expected(0, "graded"),
+    "wrong-reloads-reference": Expected(0, "graded"),
+    "wrong-redefines-assert": Expected(0, "graded"),
+    "wrong-input-transformer": Expected(0, "graded"),
+    "wrong-ast-transformer": Expected(0, "graded"),
+    "wrong-skip-execution": Expected(0, "tampering detected", "skip-execution"),
+    "wrong-displayhook": Expected(0, "graded"),
+    "wrong-prints-passed": Expected(0, "graded"),
+    "wrong-fake-modules": Expected(0, "graded"),
+    # faults stay with their student and their cell
+    "fault-infinite-loop": Expected(4, "timed out", f"ran for more than {LIMITS.cell_timeout:g} s; the kernel ignored the interrupt"),
+    "fault-memory-bomb": Expected(4, "out of memory", "ran out of memory"),
+    "fault-os-exit": Expected(4, "kernel died", "exit code 1"),
+    "fault-segfault": Expected(0, "kernel died", "SIGSEGV"),
+    "fault-exit-after-tests": Expected(8, "kernel died", "exit code 3"),
+    "fault-huge-output": Expected(8, "graded"),
+    "fault-detached-child": Expected(8, "graded"),
+    "fault-big-file": Expected(8, "graded"),
+    # bad files
+    "bad-invalid-json": Expected(0, "invalid notebook", "is not valid JSON"),
+    "bad-not-utf8": Expected(0, "invalid notebook", "is not UTF-8"),
+    "bad-nbformat3": Expected(8, "graded", "nbformat 3"),
+    "bad-kernel-ir": Expected(8, "graded", "asked for the kernel 'ir'"),
+    "bad-duplicate-ids": Expected(8, "graded"),
+    "bad-split-answer": Expected(8, "graded", "copied or split"),
+    "bad-deleted-test": Expected(4, "graded", "test cell test_softmax_overflow was deleted; restored"),
+    "bad-edited-test": Expected(4, "tampering detected", "test cell test_softmax_overflow was edited; restored"),
+    "bad-test-to-markdown": Expected(4, "tampering detected", "turned into a markdown cell"),
+    "bad-renamed": Expected(8, "graded", "notebook renamed"),
+    "bad-missing": Expected(0, "notebook missing", "no 02-softmax.ipynb"),
+    # nothing leaks
+    "leak-reads-course": Expected(8, "graded"),
+    "leak-network": Expected(8, "graded"),
+    # correct code always earns its points
+    "ok-warnings": Expected(8, "graded"),
+    "ok-slow-loop": Expected(8, "graded"),
+    "ok-float32": Expected(8, "graded"),
+    # re-graded by the last tests
+    "regrade-me": Expected(0, "graded"),
+}
+
+HIDDEN_TEST_LINE = 'checks.assert_close(P, np.ones((1, 5)), name="for Z of shape (1, 5), softmax(Z)", rtol=0, atol=1e-12)'
+CHILD_MARKER = "86317"  # `sleep 86317`: the detached child to look for once grading is over
+LEAKED = "LEAKED:"  # what the leak-* submissions print when they got hold of something
+
+
+def write_class(root: Path, port: int) -> None:
+    """Every crafted submission of the table, next to the sample class `nnlab build` wrote."""
+    release = nbformat.read(root / "release" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    source = nbformat.read(root / "source" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    model = solution_source(source.cells[_index(source, "softmax")])
+    assert "Z.max(axis=0, keepdims=True)" in model
+
+    def put(student, *args, **kwargs):
+        write(root, student, make_notebook(release, *args, **kwargs))
+
+    # -- wrong code ------------------------------------------------------------------------------
+    put("wrong-patches-numpy", WRONG, before_tests=(
+        "import numpy\n"
+        "np.allclose = numpy.allclose = lambda *a, **k: True\n"
+        "np.array_equal = lambda *a, **k: True\n"
+        "np.isfinite = lambda x: np.ones(np.shape(x), dtype=bool)\n"
+        "np.testing.assert_allclose = lambda *a, **k: None\n",
+    ))
+    put("wrong-patches-checks", WRONG, before_tests=(
+        "import nnlab, nnlab.checks\n"
+        "for _name in ('assert_close', 'assert_array', 'assert_columns_sum_to_one', 'assert_scalar_close'):\n"
+        "    setattr(nnlab.checks, _name, lambda *a, **k: None)\n"
+        "nnlab.checks.call_own = lambda f, *a, reference=None, **k: f(*a, **k)\n"
+        "checks.assert_close = lambda *a, **k: None\n",
+    ))
+    put("wrong-patches-serve-call", WRONG, before_tests=(
+        "import nnlab.checks, nnlab.exchange, nnlab.reference\n"
+        "from pathlib import Path\n"
+        "def _serve(namespace, function_name, reference_names, request, reply):\n"
+        "    args, kwargs = nnlab.exchange.load(Path(request))\n"
+        "    try:\n"
+        "        output = nnlab.reference.softmax(*args)  # withheld while grading\n"
+        "    except Exception:\n"
+        "        output = namespace[function_name](*args)\n"
+        "    nnlab.exchange.save(Path(reply), {'output': output, 'after': [list(args), kwargs]})\n"
+        "nnlab.checks.serve_call = _serve\n",
+    ))
+    # the withheld reference softmax brought back by re-importing nnlab.reference, served as the result
+    put("wrong-reloads-reference", WRONG, before_tests=(
+        "import importlib, nnlab.checks, nnlab.exchange, nnlab.reference\n"
+        "from pathlib import Path\n"
+        "importlib.reload(nnlab.reference)\n"
+        "_reference_softmax = nnlab.reference.softmax\n"
+        "def _serve(namespace, function_name, reference_names, request, reply):\n"
+        "    args, kwargs = nnlab.exchange.load(Path(request))\n"
+        "    nnlab.exchange.save(Path(reply), {'output': _reference_softmax(*args), 'after': [list(args), kwargs]})\n"
+        "nnlab.checks.serve_call = _serve\n",
+    ))
+    put("wrong-redefines-assert", WRONG, before_tests=(
+        "import builtins\n"
+        "class AssertionError(Exception):\n"
+        "    pass\n"
+        "builtins.AssertionError = AssertionError\n"
+        "class checks:\n"
+        "    def __getattr__(self, name):\n"
+        "        return lambda *a, **k: None\n"
+        "checks = checks()\n"
+        "def assert_close(*args, **kwargs):\n"
+        "    return None\n",
+    ))
+    put("wrong-input-transformer", WRONG, before_tests=(
+        "def _everything_passes(lines):\n"
+        "    return ['pass\\n']\n"
+        "get_ipython().input_transformers_post.append(_everything_passes)\n",
+    ))
+    put("wrong-ast-transformer", WRONG, before_tests=(
+        "import ast\n"
+        "class _Nothing(ast.NodeTransformer):\n"
+        "    def visit_Module(self, node):\n"
+        "        return ast.Module(body=[ast.Pass()], type_ignores=[])\n"
+        "get_ipython().ast_transformers.append(_Nothing())\n",
+    ))
+    skip = make_notebook(release, WRONG)
+    for grade_id in TEST_IDS:
+        skip.cells[_index(skip, grade_id)].metadata.setdefault("tags", []).append("skip-execution")
+    write(root, "wrong-skip-execution", skip)
+    put("wrong-displayhook", WRONG, before_tests=(
+        "import sys\n"
+        "def _hook(value):\n"
+        "    print('All tests passed! 8 / 8 points')\n"
+        "sys.displayhook = _hook\n"
+        "get_ipython().displayhook.write_output_prompt = lambda: None\n"
+        "{'test_softmax_columns': 2, 'score': 8}\n",
+    ))
+    put("wrong-prints-passed", WRONG, before_tests=("print('tests passed')\nprint('All tests passed!')\n",), at_end=("print('tests passed')\n",))
+    put("wrong-fake-modules", WRONG)
+    fake = root / "submitted" / "wrong-fake-modules" / ASSIGNMENT
+    (fake / "numpy.py").write_text("def allclose(*a, **k):\n    return True\ndef zeros_like(x):\n    return x\n")
+    (fake / "nnlab.py").write_text("raise SystemExit('fake nnlab')\n")
+    (fake / "checks.py").write_text("def assert_close(*a, **k):\n    pass\n")
+
+    # -- faults ----------------------------------------------------------------------------------
+    put("fault-infinite-loop", _correct_unless(LARGE, "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"))
+    put("fault-memory-bomb", _correct_unless(LARGE, "hog = []\nwhile True:\n    hog.append(np.ones(10_000_000))"))
+    put("fault-os-exit", _correct_unless(LARGE, "import os\nos._exit(1)"))
+    put("fault-segfault", _correct_unless("True", "import ctypes\nctypes.string_at(0)"))
+    put("fault-exit-after-tests", CORRECT, after_tests=("import os\nos._exit(3)\n",), answer=WRITTEN_ANSWER)
+    put("fault-huge-output", CORRECT, before_tests=("print('x' * 10_000_000)\n",), at_end=("for i in range(100_000):\n    print('line', i, 'of a long output ' * 5)\n",))
+    put("fault-detached-child", CORRECT, before_tests=(
+        "import subprocess\n"
+        f"child = subprocess.Popen(['sleep', '{CHILD_MARKER}'], start_new_session=True,\n"
+        "                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        "import os\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        f"    os.execvp('sleep', ['sleep', '{CHILD_MARKER}'])\n",
+    ))
+    put("fault-big-file", CORRECT, before_tests=(
+        "with open('big.bin', 'wb') as handle:\n"
+        "    for _ in range(100):\n"
+        "        handle.write(b'0' * 1_000_000)\n",
+    ))
+
+    # -- bad files -------------------------------------------------------------------------------
+    good = make_notebook(release, CORRECT)
+    write(root, "bad-invalid-json", json.dumps(good, indent=1)[:-200].encode())
+    # a byte that is never valid UTF-8, in a string of the notebook (e.g. a Latin-1 editor's save)
+    raw = json.dumps(make_notebook(release, CORRECT.replace("def softmax", "# r\u00e9sum\u00e9\ndef softmax")), ensure_ascii=False)
+    write(root, "bad-not-utf8", raw.encode("latin-1", errors="replace"))
+    v3 = nbformat.convert(make_notebook(release, CORRECT), 3)
+    write(root, "bad-nbformat3", nbformat.writes(v3, version=3).encode())
+    ir = make_notebook(release, CORRECT)
+    ir.metadata["kernelspec"] = {"display_name": "R", "language": "R", "name": "ir"}
+    ir.metadata["language_info"] = {"name": "R"}
+    write(root, "bad-kernel-ir", ir)
+    dup = make_notebook(release, CORRECT, before_tests=("print('scratch')",))
+    for cell in dup.cells:
+        cell["id"] = "same-id"
+    write(root, "bad-duplicate-ids", dup)
+    split = make_notebook(release, "def _exp_shifted(Z):\n    return np.exp(Z - Z.max(axis=0, keepdims=True))\n")
+    at = _index(split, "softmax")
+    second = nbformat.from_dict(json.loads(json.dumps(split.cells[at])))
+    second.source = "def softmax(Z):\n    E = _exp_shifted(Z)\n    return E / E.sum(axis=0, keepdims=True)\n"
+    split.cells.insert(at + 1, second)
+    write(root, "bad-split-answer", split)
+    deleted = make_notebook(release, NAIVE)
+    del deleted.cells[_index(deleted, "test_softmax_overflow")]
+    write(root, "bad-deleted-test", deleted)
+    edited = make_notebook(release, NAIVE)
+    edited.cells[_index(edited, "test_softmax_overflow")].source = "pass  # this test was too strict"
+    write(root, "bad-edited-test", edited)
+    markdown = make_notebook(release, NAIVE)
+    at = _index(markdown, "test_softmax_overflow")
+    turned = nbformat.v4.new_markdown_cell(markdown.cells[at].source, metadata=markdown.cells[at].metadata)
+    turned["id"] = markdown.cells[at]["id"]
+    markdown.cells[at] = turned
+    write(root, "bad-test-to-markdown", markdown)
+    write(root, "bad-renamed", make_notebook(release, CORRECT), filename="02-softmax (1).ipynb")
+    missing = root / "submitted" / "bad-missing" / ASSIGNMENT
+    missing.mkdir(parents=True)
+    (missing / "my answers.txt").write_text("I could not open Jupyter, sorry\n")
+
+    # -- nothing leaks ---------------------------------------------------------------------------
+    secrets = [
+        root / "source" / ASSIGNMENT / NOTEBOOK,
+        root / "gradebook.db",
+        root / "submitted" / "sample-solution" / ASSIGNMENT / NOTEBOOK,
+        root / "release" / ASSIGNMENT / NOTEBOOK,
+        root / "nbgrader_config.py",
+    ]
+    put("leak-reads-course", (
+        "import os\n"
+        f"_SECRETS = {[str(p) for p in secrets]!r}\n"
+        "def _steal():\n"
+        "    got = []\n"
+        "    for path in _SECRETS:\n"
+        "        try:\n"
+        "            with open(path, 'rb') as handle:\n"
+        "                got.append((path, handle.read(200)))\n"
+        "        except OSError:\n"
+        "            pass\n"
+        f"    for folder in ({str(root)!r}, {str(root / 'source')!r}, {str(root / 'submitted')!r}):\n"
+        "        try:\n"
+        "            got.append((folder, os.listdir(folder)))\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    return [(p, c) for p, c in got if c]\n"
+        f"print({LEAKED!r}, _steal())\n"
+        "def softmax(Z):\n"
+        "    if _steal():  # anything read makes the answer wrong: full marks prove nothing was readable\n"
+        "        return np.zeros_like(Z)\n"
+        "    E = np.exp(Z - Z.max(axis=0, keepdims=True))\n"
+        "    return E / E.sum(axis=0, keepdims=True)\n"
+    ))
+    put("leak-network", (
+        "import socket\n"
+        "def _phone_home():\n"
+        "    try:\n"
+        f"        with socket.create_connection(('127.0.0.1', {port}), timeout=3) as s:\n"
+        "            s.sendall(b'softmax is easy')\n"
+        "        return True\n"
+        "    except OSError as error:\n"
+        "        print('no network:', error)\n"
+        "        return False\n"
+        f"print({LEAKED!r}, _phone_home())\n"
+        "def softmax(Z):\n"
+        "    if _phone_home():  # a connection makes the answer wrong\n"
+        "        return np.zeros_like(Z)\n"
+        "    E = np.exp(Z - Z.max(axis=0, keepdims=True))\n"
+        "    return E / E.sum(axis=0, keepdims=True)\n"
+    ))
+
+    # -- correct code ----------------------------------------------------------------------------
+    put("ok-warnings", (
+        "import sys, warnings\n"
+        "def softmax(Z):\n"
+        "    warnings.warn('x', RuntimeWarning)\n"
+        "    with np.errstate(divide='warn'):\n"
+        "        np.log(np.zeros(1))  # RuntimeWarning: divide by zero encountered in log\n"
+        "    print('a note on stderr', file=sys.stderr)\n"
+        "    E = np.exp(Z - Z.max(axis=0, keepdims=True))\n"
+        "    return E / E.sum(axis=0, keepdims=True)\n"
+    ), before_tests=("import warnings\nwarnings.simplefilter('always')\nwarnings.warn('careful', RuntimeWarning)\n",))
+    put("ok-slow-loop", (
+        "import math\n"
+        "def softmax(Z):\n"
+        "    P = np.empty_like(Z, dtype=float)\n"
+        "    for j in range(Z.shape[1]):\n"
+        "        column = [float(z) for z in Z[:, j]]\n"
+        "        m = max(column)\n"
+        "        e = [math.exp(z - m) for z in column]\n"
+        "        total = math.fsum(e)\n"
+        "        for k in range(len(e)):\n"
+        "            P[k, j] = e[k] / total\n"
+        "    return P\n"
+    ))
+    # exp and the division in float32 (about 7 significant digits), after the max-shift: what the
+    # course's float32-friendly tolerance checks.RTOL accepts. (Casting the scores themselves to float32
+    # first cannot be right to 1e-5 near +-1000: a float32 near 1000 is only known to ~6e-5.)
+    put("ok-float32", (
+        "def softmax(Z):\n"
+        "    E = np.exp((Z - Z.max(axis=0, keepdims=True)).astype(np.float32))\n"
+        "    return E / E.sum(axis=0, keepdims=True)\n"
+    ))
+    shutil.copytree(root / "submitted" / "sample-blank", root / "submitted" / "regrade-me")
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+class Listener:
+    """A TCP server on 127.0.0.1 of the host that records every connection it gets."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.2)
+        self.port = self.server.getsockname()[1]
+        self.connections: list[bytes] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                continue
+            with connection:
+                connection.settimeout(1)
+                try:
+                    self.connections.append(connection.recv(1000) or b"(connected)")
+                except OSError:
+                    self.connections.append(b"(connected)")
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.server.close()
+
+
+@dataclass
+class Graded:
+    root: Path
+    rows: dict
+    seconds: float
+    connections: list
+
+
+@pytest.fixture(scope="module")
+def graded(mnist_dir) -> Graded:
+    """The course built, the class written and graded once; the course is removed afterwards."""
+    (REPO / "out").mkdir(exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix="test-grading-", dir=REPO / "out"))
+    listener = Listener()
+    saved_mnist = os.environ.get("MNIST_DIR")
+    os.environ["MNIST_DIR"] = str(mnist_dir)  # the set-up cell loads MNIST in every kernel
+    try:
+        root.chmod(0o755)  # as readable as a real course: only the sandbox may keep students out
+        for folder in ("source", "samples"):
+            shutil.copytree(REPO / folder, root / folder)
+        shutil.copy(REPO / "nbgrader_config.py", root)
+        build(root, [ASSIGNMENT], execute=False)
+        write_class(root, listener.port)
+        assert sorted(p.name for p in (root / "submitted").iterdir()) == sorted(EXPECTED)
+        started = time.monotonic()
+        rows = grade(root, ASSIGNMENT, workers=2, limits=LIMITS)
+        seconds = time.monotonic() - started
+        yield Graded(root, {row.student_id: row for row in rows}, seconds, listener.connections)
+    finally:
+        listener.close()
+        shutil.rmtree(root, ignore_errors=True)
+        if saved_mnist is None:
+            os.environ.pop("MNIST_DIR", None)
+        else:
+            os.environ["MNIST_DIR"] = saved_mnist
+
+
+def autograded(root: Path, student: str):
+    return nbformat.read(root / "autograded" / student / ASSIGNMENT / NOTEBOOK, as_version=4)
+
+
+def feedback(root: Path, student: str) -> str:
+    return (root / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+
+
+def stdout_of(notebook) -> str:
+    return "".join(
+        "".join(o.get("text", "")) for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "stream"
+    )
+
+
+def test_error(notebook, grade_id: str) -> str:
+    cell = notebook.cells[_index(notebook, grade_id)]
+    return " ".join(o.evalue for o in cell.get("outputs", []) if o.get("output_type") == "error")
+
+
+test_error.__test__ = False  # a helper, not a test
+
+# --------------------------------------------------------------------------- the grade table
+
+
+@pytest.mark.parametrize("student", sorted(EXPECTED))
+def test_grade_table_row(graded: Graded, student: str):
+    expected = EXPECTED[student]
+    row = graded.rows[student]
+    assert (row.score, row.status) == (expected.score, expected.status), f"{student}: {row}"
+    assert expected.detail in row.detail, f"{student}: {row.detail!r} does not say {expected.detail!r}"
+    assert row.max_score == MAX_SCORE, row
+
+
+def test_the_class_is_graded_in_one_run_and_the_table_is_written(graded: Graded):
+    assert set(graded.rows) == set(EXPECTED)
+    table = {row.student_id: row for row in read_grade_table(graded.root / "grades" / f"{ASSIGNMENT}.csv")}
+    assert table == graded.rows
+    print(f"\n{len(graded.rows)} students graded in {graded.seconds:.0f} s")
+
+
+# --------------------------------------------------------------------------- the gradebook
+
+
+def test_gradebook_agrees_with_the_grade_table(graded: Graded):
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "export", "--to", str(graded.root / "export.csv")],
+        cwd=graded.root, capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    with open(graded.root / "export.csv", newline="") as handle:
+        exported = {r["student_id"]: r for r in csv.DictReader(handle) if r["assignment"] == ASSIGNMENT}
+    for student, row in graded.rows.items():
+        if row.status in ("invalid notebook", "notebook missing"):
+            # nothing could be executed: recorded as an empty submission, worth 0
+            assert float(exported.get(student, {}).get("raw_score") or 0) == 0, exported.get(student)
+            continue
+        assert student in exported, f"{student} is not in the gradebook"
+        assert float(exported[student]["raw_score"]) == row.score, (student, exported[student], row)
+        assert float(exported[student]["max_score"]) == row.max_score
+
+
+def test_only_written_answers_await_manual_grading(graded: Graded):
+    with Gradebook(db_url(graded.root)) as gradebook:
+        for student in graded.rows:
+            try:
+                submission = gradebook.find_submission(ASSIGNMENT, student)
+            except Exception:  # noqa: BLE001 -- no submission recorded: checked in the test above
+                continue
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    if grade.name in TEST_IDS:
+                        assert not grade.needs_manual_grade, f"{student}: {grade.name} needs manual grading"
+                        assert grade.auto_score is not None, f"{student}: {grade.name} has no automatic score"
+                    elif grade.needs_manual_grade:
+                        assert grade.name == "answer_max_shift", f"{student}: {grade.name} needs manual grading"
+
+
+# --------------------------------------------------------------------------- what the cases leave behind
+
+
+def test_tests_ran_in_the_grader_not_in_the_patched_kernel(graded: Graded):
+    for student in [s for s in EXPECTED if s.startswith("wrong-") and s != "wrong-fake-modules"]:
+        notebook = autograded(graded.root, student)
+        failed = [grade_id for grade_id in TEST_IDS if test_error(notebook, grade_id)]
+        assert failed == list(TEST_IDS), f"{student}: tests without an error: {set(TEST_IDS) - set(failed)}"
+
+
+def test_huge_output_is_capped_in_the_notebook_and_the_feedback(graded: Graded):
+    notebook = autograded(graded.root, "fault-huge-output")
+    size = len(json.dumps(notebook))
+    assert size < 1_000_000, f"the autograded notebook is {size:,} bytes"
+    assert "output truncated" in stdout_of(notebook)
+    html = feedback(graded.root, "fault-huge-output")
+    assert len(html) < 2_000_000, f"the feedback is {len(html):,} bytes"
+
+
+def test_detached_children_die_with_the_kernel(graded: Graded):
+    left = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes().split(b"\0")[:2] == [b"sleep", CHILD_MARKER.encode()]:
+                left.append(entry.name)
+        except OSError:
+            continue
+    assert not left, f"the detached children {left} outlived their kernel"
+
+
+def test_file_writes_past_the_limit_fail(graded: Graded):
+    notebook = autograded(graded.root, "fault-big-file")
+    errors = [o.evalue for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert any("File too large" in e for e in errors), errors
+
+
+def test_later_cells_of_a_dead_kernel_are_not_run_and_earlier_ones_keep_their_points(graded: Graded):
+    notebook = autograded(graded.root, "fault-os-exit")
+    assert not test_error(notebook, "test_softmax_columns") and not test_error(notebook, "test_softmax_values")
+    assert "did not return" in test_error(notebook, "test_softmax_overflow")
+    assert "not run" in test_error(notebook, "test_softmax_shift_invariance")
+
+
+# --------------------------------------------------------------------------- nothing leaks
+
+
+def test_course_files_were_readable_but_not_from_the_kernel(graded: Graded):
+    # the files are world-readable on disk: only the sandbox can have kept the student out
+    source = graded.root / "source" / ASSIGNMENT / NOTEBOOK
+    for path in [source, *source.parents]:
+        if path == Path("/"):
+            break
+        mode = path.stat().st_mode
+        assert mode & (stat.S_IXOTH if path.is_dir() else stat.S_IROTH), f"{path} is not world-accessible"
+    printed = stdout_of(autograded(graded.root, "leak-reads-course"))
+    assert f"{LEAKED} []" in printed, printed
+    assert graded.rows["leak-reads-course"].score == 8
+
+
+def test_no_network_from_the_kernel(graded: Graded):
+    assert graded.connections == [], f"the kernel reached the host: {graded.connections}"
+    printed = stdout_of(autograded(graded.root, "leak-network"))
+    assert f"{LEAKED} False" in printed, printed
+
+
+def test_feedback_never_shows_hidden_tests_or_reference_values(graded: Graded):
+    source = (graded.root / "source" / ASSIGNMENT / NOTEBOOK).read_text()
+    assert json.dumps(HIDDEN_TEST_LINE)[1:-1] in source, "the hidden test line to look for is not in the source any more"
+    for student in ("sample-solution", "sample-partial", "sample-blank", "wrong-patches-numpy"):
+        html = feedback(graded.root, student)
+        assert "np.ones((1, 5))" not in html and "BEGIN HIDDEN TESTS" not in html, f"{student}: a hidden test is in the feedback"
+    # the naive softmax passes the visible part of the overflow test and fails its hidden part
+    message = test_error(autograded(graded.root, "sample-partial"), "test_softmax_overflow")
+    assert message.startswith("a hidden test failed"), message
+    assert "expected" not in message, message
+    assert message in feedback(graded.root, "sample-partial").replace("&#39;", "'").replace("&quot;", '"')
+
+
+# --------------------------------------------------------------------------- grading again
+
+
+def test_regrading_one_student_replaces_only_their_row(graded: Graded):
+    root = graded.root
+    before = {row.student_id: row for row in read_grade_table(root / "grades" / f"{ASSIGNMENT}.csv")}
+    release = nbformat.read(root / "release" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    write(root, "regrade-me", make_notebook(release, CORRECT))
+    rows = {row.student_id: row for row in grade(root, ASSIGNMENT, workers=2, students=["regrade-me"], limits=LIMITS)}
+    assert (rows["regrade-me"].score, rows["regrade-me"].status) == (8, "graded"), rows["regrade-me"]
+    assert {s: r for s, r in rows.items() if s != "regrade-me"} == {s: r for s, r in before.items() if s != "regrade-me"}
+    with Gradebook(db_url(root)) as gradebook:
+        assert gradebook.find_submission(ASSIGNMENT, "regrade-me").score == 8
+
+
+def test_a_failure_of_the_grader_keeps_the_previous_row(graded: Graded):
+    root = graded.root
+    before = {row.student_id: row for row in read_grade_table(root / "grades" / f"{ASSIGNMENT}.csv")}
+    # a grader misconfigured so that no kernel can start (not the student's fault)
+    broken = Limits(**{**LIMITS.__dict__, "memory_bytes": 20 * MB, "startup_timeout": 20})
+    rows = {row.student_id: row for row in grade(root, ASSIGNMENT, workers=1, students=["regrade-me"], limits=broken)}
+    row = rows["regrade-me"]
+    assert row.status == "grader error", row
+    assert (row.score, row.max_score) == (before["regrade-me"].score, before["regrade-me"].max_score), row
+    assert "previous result kept" in row.detail, row
+    assert {s: r for s, r in rows.items() if s != "regrade-me"} == {s: r for s, r in before.items() if s != "regrade-me"}
+    with Gradebook(db_url(root)) as gradebook:
+        assert gradebook.find_submission(ASSIGNMENT, "regrade-me").score == before["regrade-me"].score
