@@ -306,3 +306,110 @@ def test_record_every_thins_the_history():
     X, Y, _ = small_problem(5, 4, 3, 20, seed=17)
     _, history = R.train_with_validation(X, Y, X, Y, n_hidden=4, epochs=7, batch_size=5, record_every=3)
     assert history.epoch.tolist() == [0, 3, 6, 7]
+
+
+# --------------------------------------------------------------------------- the fast training loop
+
+
+def replay_sgd(X, Y, params, learning_rates, batch_size, rng):
+    """SGD written out with the public forward and backward passes, one epoch per learning rate."""
+    params = {k: v.copy() for k, v in params.items()}
+    for learning_rate in learning_rates:
+        for index in R.minibatches(X.shape[1], batch_size, rng):
+            grads = R.backward(X[:, index], Y[:, index], params, R.forward(X[:, index], params))
+            for name in R.PARAM_NAMES:
+                params[name] = params[name] - learning_rate * grads["d" + name]
+    return params
+
+
+@pytest.mark.parametrize("n_samples,batch_size", [(50, 16), (50, 50), (50, 80), (33, 1), (64, 32)])
+def test_the_fast_loop_does_what_forward_and_backward_do(n_samples, batch_size):
+    # The training loop regroups the maths into reused buffers; the result must be the textbook one.
+    X, Y, _ = small_problem(12, 7, 5, n_samples, seed=20)
+    trained = R.train_sgd(X, Y, n_hidden=7, learning_rate=0.4, epochs=3, batch_size=batch_size, seed=21)
+    rng = np.random.default_rng(21)
+    start = R.init_params(12, 7, 5, seed=rng)
+    expected = replay_sgd(X, Y, start, [0.4] * 3, min(batch_size, n_samples), rng if batch_size < n_samples else None)
+    for name in R.PARAM_NAMES:
+        np.testing.assert_allclose(trained[name], expected[name], rtol=1e-12, atol=1e-15, err_msg=name)
+
+
+def test_float32_training_matches_float64_within_float32_rounding():
+    # Same seed, same shuffles, same maths: the two precisions differ only by rounding, which after
+    # 5 epochs of 16 updates stays below 1e-5 relative to the size of each parameter.
+    X, Y, _ = small_problem(20, 8, 4, 64, seed=22)
+    p64 = R.train_sgd(X, Y, n_hidden=8, learning_rate=0.5, epochs=5, batch_size=4, seed=23, dtype=np.float64)
+    p32 = R.train_sgd(X, Y, n_hidden=8, learning_rate=0.5, epochs=5, batch_size=4, seed=23, dtype=np.float32)
+    for name in R.PARAM_NAMES:
+        assert p32[name].dtype == np.float32
+        scale = np.max(np.abs(p64[name]))
+        np.testing.assert_allclose(p32[name], p64[name], rtol=0, atol=1e-5 * scale, err_msg=name)
+
+
+def test_dtypes_without_blas_take_the_plain_path_and_agree():
+    X, Y, _ = small_problem(6, 4, 3, 15, seed=24)
+    p64 = R.train_sgd(X, Y, n_hidden=4, learning_rate=0.3, epochs=2, batch_size=4, seed=25)
+    p_long = R.train_sgd(X, Y, n_hidden=4, learning_rate=0.3, epochs=2, batch_size=4, seed=25, dtype=np.longdouble)
+    for name in R.PARAM_NAMES:
+        assert p_long[name].dtype == np.longdouble
+        np.testing.assert_allclose(p_long[name].astype(np.float64), p64[name], rtol=1e-12, err_msg=name)
+
+
+def test_fortran_ordered_starting_parameters_train_the_same():
+    X, Y, start = small_problem(6, 4, 3, 15, seed=26)
+    fortran = {k: np.asfortranarray(v) for k, v in start.items()}
+    a = R.train_sgd(X, Y, params=start, epochs=2, batch_size=4, seed=27)
+    b = R.train_sgd(X, Y, params=fortran, epochs=2, batch_size=4, seed=27)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_training_gathers_batches_from_the_callers_data_without_copying_it():
+    # The course passes X_train.T: its transpose is C-ordered, so batches come straight from it.
+    rng = np.random.default_rng(28)
+    X_rows = rng.random((40, 6))
+    params = R.init_params(6, 4, 3, seed=0)
+    fused = R._FusedSGD(X_rows.T, one_hot_columns(rng.integers(0, 3, 40), 3), params)
+    assert np.shares_memory(fused.X_rows, X_rows)
+
+
+def test_linear_schedule_lowers_the_learning_rate_every_epoch():
+    assert [R.learning_rate_factor("linear", e, 4) for e in (1, 2, 3, 4)] == [1.0, 0.75, 0.5, 0.25]
+    assert R.learning_rate_factor("constant", 3, 4) == 1.0
+    X, Y, _ = small_problem(5, 4, 3, 20, seed=29)
+    trained = R.train_sgd(X, Y, n_hidden=4, learning_rate=0.6, epochs=3, batch_size=6, seed=30, lr_schedule="linear")
+    rng = np.random.default_rng(30)
+    start = R.init_params(5, 4, 3, seed=rng)
+    expected = replay_sgd(X, Y, start, [0.6, 0.4, 0.2], 6, rng)
+    for name in R.PARAM_NAMES:
+        np.testing.assert_allclose(trained[name], expected[name], rtol=1e-12, err_msg=name)
+
+
+def test_a_callable_schedule_and_the_schedule_of_every_training_function():
+    X, Y, start = small_problem(5, 4, 3, 12, seed=31)
+    halve_after_first = lambda epoch, epochs: 1.0 if epoch == 1 else 0.5  # noqa: E731
+    gd = R.train_batch_gd(X, Y, params=start, learning_rate=1.0, epochs=2, lr_schedule=halve_after_first)
+    expected = replay_sgd(X, Y, start, [1.0, 0.5], 12, None)
+    for name in R.PARAM_NAMES:
+        np.testing.assert_allclose(gd[name], expected[name], rtol=1e-12, err_msg=name)
+    validated, _ = R.train_with_validation(X, Y, X, Y, params=start, learning_rate=0.5, epochs=3, batch_size=5, seed=3, lr_schedule="linear")
+    plain = R.train_sgd(X, Y, params=start, learning_rate=0.5, epochs=3, batch_size=5, seed=3, lr_schedule="linear")
+    assert all(np.array_equal(validated[k], plain[k]) for k in plain)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        R.train_sgd(X, Y, epochs=1, lr_schedule="cosine")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_saturated_hidden_units_train_without_overflow_warnings(dtype):
+    # Inputs 1000x too large push Z1 far below -88, where exp(-Z1) overflows float32; the sigmoid
+    # of a large batch must still be exactly 0 there, silently, as scipy's expit gives it.
+    X, Y, _ = small_problem(10, 6, 3, 64, seed=32)
+    X = X * 1000.0
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        trained = R.train_sgd(X, Y, n_hidden=6, learning_rate=0.1, epochs=2, batch_size=64, seed=33, dtype=dtype)
+        rng = np.random.default_rng(33)
+        start = R.init_params(10, 6, 3, seed=rng, dtype=dtype)
+        expected = replay_sgd(X.astype(dtype), Y.astype(dtype), start, [dtype(0.1)] * 2, 64, None)
+    tolerance = 1e-4 if dtype is np.float32 else 1e-12
+    for name in R.PARAM_NAMES:
+        assert np.all(np.isfinite(trained[name])), name
+        np.testing.assert_allclose(trained[name], expected[name], rtol=tolerance, atol=tolerance, err_msg=name)
