@@ -22,6 +22,10 @@ PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
 # Chosen by a sweep on 8,000 of MNIST's test images (2,000 held out): small batches regularise a
 # network that otherwise overfits so little data, and 15 epochs reach ~95.9 % in about 3 seconds.
+# benchmarks/sweep_defaults.py re-checks this without looking at the held-out images: on three
+# 6,400 / 1,600 splits of the training images, constant-rate settings with batches of 4 to 16 all
+# score within about half a point of each other (best 95.5 % mean), so the defaults stand; they give
+# 95.85 % on the held-out images with seed 0 (95.4 % mean over seeds 0-4) in about 2 seconds.
 DEFAULT_HIDDEN = 64
 DEFAULT_LEARNING_RATE = 0.5
 DEFAULT_BATCH_SIZE = 8
@@ -408,7 +412,7 @@ class _FusedSGD:
             with np.errstate(over="ignore", under="ignore"):
                 np.exp(Z1, out=Z1)
             Z1 += 1
-            np.divide(1, Z1, out=A1)
+            np.reciprocal(Z1, out=A1)
         np.matmul(W2b, A1_1, out=Z2)
         np.maximum.reduce(Z2, axis=0, keepdims=True, out=col)
         Z2 -= col
