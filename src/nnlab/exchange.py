@@ -9,7 +9,6 @@ its type, which fails every check it meets.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
@@ -94,17 +93,6 @@ def decode(description: Any, arrays: list[np.ndarray]) -> Any:
         rng.bit_generator.state = description["state"]
         return rng
     return Opaque(description.get("type", "unknown"))
-
-
-def digest(value: Any) -> str:
-    """A fingerprint of a value's content (dtype, shape and bytes of every array included)."""
-    arrays: list[np.ndarray] = []
-    structure = json.dumps(encode(value, arrays), sort_keys=True)
-    hasher = hashlib.sha256(structure.encode())
-    for array in arrays:
-        hasher.update(f"{array.dtype.str}{array.shape}".encode())
-        hasher.update(array.tobytes())
-    return hasher.hexdigest()
 
 
 def save(path: Path, value: Any) -> None:
