@@ -395,7 +395,7 @@ def test_a_callable_schedule_and_the_schedule_of_every_training_function():
     plain = R.train_sgd(X, Y, params=start, learning_rate=0.5, epochs=3, batch_size=5, seed=3, lr_schedule="linear")
     assert all(np.array_equal(validated[k], plain[k]) for k in plain)
     with pytest.raises(ValueError, match="lr_schedule"):
-        R.train_sgd(X, Y, epochs=1, lr_schedule="cosine")
+        R.train_sgd(X, Y, epochs=1, lr_schedule="exponential")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -413,3 +413,83 @@ def test_saturated_hidden_units_train_without_overflow_warnings(dtype):
     for name in R.PARAM_NAMES:
         assert np.all(np.isfinite(trained[name])), name
         np.testing.assert_allclose(trained[name], expected[name], rtol=tolerance, atol=tolerance, err_msg=name)
+
+
+def test_cosine_schedule_falls_from_one_by_half_a_cosine_wave():
+    factors = [R.learning_rate_factor("cosine", e, 4) for e in (1, 2, 3, 4)]
+    np.testing.assert_allclose(factors, [1.0, (1 + np.sqrt(0.5)) / 2, 0.5, (1 - np.sqrt(0.5)) / 2], rtol=1e-15)
+
+
+def shifted(X, offsets):
+    """Columns of X as square images moved by (down, right) offsets, zeros moved in: the slow, obvious way."""
+    side = int(round(np.sqrt(X.shape[0])))
+    out = np.zeros_like(X)
+    for j, (down, right) in enumerate(offsets):
+        image = X[:, j].reshape(side, side)
+        moved = np.zeros_like(image)
+        moved[max(down, 0) : side + min(down, 0), max(right, 0) : side + min(right, 0)] = image[
+            max(-down, 0) : side + min(-down, 0), max(-right, 0) : side + min(-right, 0)
+        ]
+        out[:, j] = moved.ravel()
+    return out
+
+
+def replay_sgd_with(X, Y, params, learning_rates, batch_size, rng, *, weight_decay=0.0, max_shift=0):
+    """replay_sgd plus an L2 penalty on W1, W2 and images moved by offsets drawn before each epoch's shuffle."""
+    params = {k: v.copy() for k, v in params.items()}
+    side = int(round(np.sqrt(X.shape[0])))
+    for learning_rate in learning_rates:
+        X_epoch = X
+        if max_shift:
+            rows = rng.integers(0, 2 * max_shift + 1, size=X.shape[1])
+            cols = rng.integers(0, 2 * max_shift + 1, size=X.shape[1])
+            X_epoch = shifted(X, np.stack([max_shift - rows, max_shift - cols], axis=1))
+        assert X_epoch.shape[0] == side * side
+        for index in R.minibatches(X.shape[1], batch_size, rng if batch_size < X.shape[1] else None):
+            grads = R.backward(X_epoch[:, index], Y[:, index], params, R.forward(X_epoch[:, index], params))
+            grads["dW1"] = grads["dW1"] + weight_decay * params["W1"]
+            grads["dW2"] = grads["dW2"] + weight_decay * params["W2"]
+            for name in R.PARAM_NAMES:
+                params[name] = params[name] - learning_rate * grads["d" + name]
+    return params
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.longdouble], ids=["fused", "plain"])
+@pytest.mark.parametrize("batch_size", [7, 40])
+@pytest.mark.parametrize("weight_decay,max_shift", [(0.05, 0), (0.0, 1), (0.01, 2)])
+def test_weight_decay_and_shifted_images_train_as_written_out(dtype, batch_size, weight_decay, max_shift):
+    # 36 images of 6x6: every step must be the textbook step on this epoch's moved images plus
+    # weight_decay * W, in both the fused loop and the plain one.
+    X, Y, _ = small_problem(36, 5, 3, 40, seed=41)
+    trained = R.train_sgd(X, Y, n_hidden=5, learning_rate=0.3, epochs=3, batch_size=batch_size, seed=42, dtype=dtype,
+                          weight_decay=weight_decay, max_shift=max_shift, lr_schedule="cosine")
+    rng = np.random.default_rng(42)
+    start = R.init_params(36, 5, 3, seed=rng)
+    rates = [0.3 * R.learning_rate_factor("cosine", e, 3) for e in (1, 2, 3)]
+    expected = replay_sgd_with(X, Y, start, rates, batch_size, rng, weight_decay=weight_decay, max_shift=max_shift)
+    for name in R.PARAM_NAMES:
+        np.testing.assert_allclose(trained[name].astype(np.float64), expected[name], rtol=1e-10, atol=1e-13, err_msg=name)
+
+
+def test_weight_decay_shrinks_the_weights_and_leaves_the_biases_to_the_data():
+    X, Y, start = small_problem(8, 6, 3, 60, seed=43)
+    plain = R.train_sgd(X, Y, params=start, learning_rate=0.5, epochs=20, batch_size=10, seed=44)
+    decayed = R.train_sgd(X, Y, params=start, learning_rate=0.5, epochs=20, batch_size=10, seed=44, weight_decay=0.1)
+    for name in ("W1", "W2"):
+        assert np.linalg.norm(decayed[name]) < 0.9 * np.linalg.norm(plain[name]), name
+    with pytest.raises(ValueError, match="weight_decay must be >= 0"):
+        R.train_sgd(X, Y, epochs=1, weight_decay=-0.1)
+
+
+def test_shifting_needs_square_images():
+    X, Y, _ = small_problem(10, 4, 3, 20, seed=45)
+    with pytest.raises(ValueError, match="10 features is not a square number"):
+        R.train_sgd(X, Y, epochs=1, max_shift=1)
+
+
+def test_validation_losses_are_the_plain_cross_entropy_on_unshifted_images():
+    X, Y, _ = small_problem(16, 4, 3, 30, seed=46)
+    params, history = R.train_with_validation(X, Y, X[:, :10], Y[:, :10], n_hidden=4, epochs=2, batch_size=5,
+                                              weight_decay=0.5, max_shift=1)
+    assert history.train_loss[-1] == pytest.approx(R.loss(X, Y, params), rel=1e-12)
+    assert history.val_loss[-1] == pytest.approx(R.loss(X[:, :10], Y[:, :10], params), rel=1e-12)

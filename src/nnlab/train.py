@@ -18,9 +18,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mnist-dir", help="folder of MNIST IDX files (default: $MNIST_DIR, else OpenML, else 8x8 digits)")
     parser.add_argument("--no-openml", action="store_true", help="do not try to download MNIST from OpenML")
     parser.add_argument("--hidden", type=int, default=R.DEFAULT_HIDDEN, help="hidden sigmoid units (default: %(default)s)")
-    parser.add_argument("--epochs", type=int, default=R.DEFAULT_EPOCHS, help="default: %(default)s")
-    parser.add_argument("--batch-size", type=int, default=R.DEFAULT_BATCH_SIZE, help="default: %(default)s")
-    parser.add_argument("--learning-rate", type=float, default=R.DEFAULT_LEARNING_RATE, help="default: %(default)s")
+    best = R.RECOMMENDED
+    parser.add_argument("--epochs", type=int, default=best["epochs"], help="default: %(default)s")
+    parser.add_argument("--batch-size", type=int, default=best["batch_size"], help="default: %(default)s")
+    parser.add_argument("--learning-rate", type=float, default=best["learning_rate"], help="starting learning rate (default: %(default)s)")
+    parser.add_argument("--lr-schedule", choices=R.LR_SCHEDULES, default=best["lr_schedule"], help="how the learning rate falls over the epochs (default: %(default)s)")
+    parser.add_argument("--max-shift", type=int, default=best["max_shift"], help="move every training image by up to this many pixels each epoch; 0 for none (default: %(default)s)")
+    parser.add_argument("--weight-decay", type=float, default=best.get("weight_decay", 0.0), help="L2 penalty on the weights (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the split, the weights and the shuffles (default: %(default)s)")
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     parser.add_argument("--plots-dir", type=Path, default=Path("out/plots"), help="where the PNGs go (default: %(default)s)")
@@ -34,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"split: {len(y_train):,} training and {len(y_test):,} held-out images")
     print(
         f"network: {X_train.shape[1]} inputs, {args.hidden} sigmoid units, 10 softmax outputs; "
-        f"SGD with batches of {args.batch_size}, learning rate {args.learning_rate}, {args.epochs} epochs, {args.dtype}"
+        f"SGD with batches of {args.batch_size}, learning rate {args.learning_rate} ({args.lr_schedule}), {args.epochs} epochs, "
+        f"images moved by up to {args.max_shift} pixel(s), weight decay {args.weight_decay}, {args.dtype}"
     )
     start = time.perf_counter()
     params, history = R.train_with_validation(
@@ -46,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate,
         epochs=args.epochs,
         batch_size=args.batch_size,
+        lr_schedule=args.lr_schedule,
+        max_shift=args.max_shift,
+        weight_decay=args.weight_decay,
         seed=args.seed,
         dtype=np.dtype(args.dtype).type,
         progress=not args.no_progress,
