@@ -42,7 +42,7 @@ def test_train_command_prints_accuracy_confusion_matrix_and_report_and_saves_plo
     out = capsys.readouterr().out
     assert "MNIST IDX files in" in out
     assert "held-out accuracy:" in out
-    assert "learning rate 0.5 (cosine), 2 epochs, images moved by up to 1 pixel(s)" in out, "train should use R.RECOMMENDED"
+    assert "learning rate 1.0 (cosine), 2 epochs, images moved by up to 1 pixel(s), weight decay 0.0001" in out, "train should use R.RECOMMENDED"
     assert "rows: true digit, columns: predicted digit" in out
     assert "precision" in out and "macro avg" in out
     for name in ("digits.png", "loss_curves.png", "confusion_matrix.png", "most_confident_errors.png"):
