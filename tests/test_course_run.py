@@ -5,7 +5,7 @@ import pytest
 
 from nnlab import reference as R
 from nnlab.cli import main
-from nnlab.data import load_mnist, one_hot, split
+from nnlab.data import NotMNISTWarning, load_mnist, one_hot, split
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +48,16 @@ def test_train_command_prints_accuracy_confusion_matrix_and_report_and_saves_plo
     for name in ("digits.png", "loss_curves.png", "confusion_matrix.png", "most_confident_errors.png"):
         png = tmp_path / name
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{name} is not a PNG"
+
+
+def test_train_command_does_not_shift_the_8x8_fallback_digits(monkeypatch, tmp_path, capsys):
+    # One pixel of an 8x8 digit is 3.5 of MNIST's: the recommended one-pixel shift is for 28x28 images.
+    monkeypatch.delenv("MNIST_DIR", raising=False)
+    args = ["train", "--no-openml", "--epochs", "1", "--no-progress", "--plots-dir", str(tmp_path)]
+    with pytest.warns(NotMNISTWarning):
+        assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "NOT MNIST" in out and "images moved by up to 0 pixel(s)" in out
+    with pytest.warns(NotMNISTWarning):
+        assert main([*args, "--max-shift", "1"]) == 0
+    assert "images moved by up to 1 pixel(s)" in capsys.readouterr().out
