@@ -603,7 +603,7 @@ def train_sgd(
         Starting parameters (copied, never modified); drawn by :func:`init_params` when omitted.
     progress : bool
         Show a tqdm progress bar.
-    lr_schedule : {"constant", "linear"} or callable
+    lr_schedule : {"constant", "linear", "cosine"} or callable
         How the learning rate changes from epoch to epoch; ``"constant"`` (the default) keeps
         ``learning_rate`` throughout. See :func:`learning_rate_factor`.
     weight_decay : float
