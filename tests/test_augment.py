@@ -33,6 +33,9 @@ def test_every_image_of_a_batch_moves_by_its_own_offset(max_shift):
         expected = moved_by_hand(X_rows[i].reshape(7, 7), *offsets[i])
         np.testing.assert_array_equal(out[row].reshape(7, 7), expected, err_msg=f"image {i} moved by {offsets[i]}")
     np.testing.assert_array_equal(shifts.batch(index), out)
+    strided = np.full((49, 5), np.nan).T  # a transposed buffer: not C-contiguous, must still be written
+    shifts.batch(index, out=strided)
+    np.testing.assert_array_equal(strided, out)
     assert np.array_equal(X_rows, np.random.default_rng(0).random((30, 49))), "the data must not change"
 
 

@@ -97,5 +97,5 @@ class RandomShifts:
         moved = windows[batch_positions, self._rows[index], self._cols[index]]
         if out is None:
             return moved.reshape(m, -1)
-        out.reshape(m, side, side)[...] = moved
+        out[...] = moved.reshape(m, -1)
         return out

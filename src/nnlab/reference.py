@@ -504,26 +504,26 @@ def _sgd_epochs(
     lr_schedule: str | Callable[[int, int], float] = "constant",
     weight_decay: float = 0.0,
     max_shift: int = 0,
-    shift_rng: np.random.Generator | None = None,
 ) -> Iterator[int]:
     """Update ``params`` in place, one epoch at a time; yields the number of the epoch just done.
 
-    With ``max_shift``, every epoch first draws each image's offset from ``shift_rng`` and then
-    shuffles with ``rng``.
+    ``rng`` shuffles the samples (``None``: batches in order). With ``max_shift``, every epoch
+    first draws each image's offset from ``rng``, then shuffles.
     """
     learning_rate_factor(lr_schedule, 1, max(epochs, 1))  # an unknown schedule fails before any work
     if not weight_decay >= 0:
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
     n_samples = X.shape[1]
+    if max_shift and rng is None:
+        raise ValueError("max_shift needs a random generator for the offsets")
+    shuffle_rng = rng
     if batch_size is None or batch_size >= n_samples:
         batch_size = n_samples
-        rng = None  # one full batch: shuffling changes nothing but costs a copy
-    full_batch = batch_size == n_samples and rng is None
+        shuffle_rng = None  # one full batch: shuffling changes nothing but costs a copy
+    full_batch = batch_size == n_samples
     X_rows = np.ascontiguousarray(X.T)
     Y_rows = np.ascontiguousarray(Y.T)
     shifts = RandomShifts(X_rows, max_shift) if max_shift else None
-    if shifts is not None and shift_rng is None:
-        raise ValueError("max_shift needs a random generator for the offsets")
     epoch_range = range(1, epochs + 1)
     if progress:
         from tqdm.auto import tqdm
@@ -534,8 +534,8 @@ def _sgd_epochs(
         for epoch in epoch_range:
             lr = learning_rate * learning_rate_factor(lr_schedule, epoch, epochs)
             if shifts is not None:
-                shifts.new_epoch(shift_rng)
-            for index in minibatches(n_samples, batch_size, rng):
+                shifts.new_epoch(rng)
+            for index in minibatches(n_samples, batch_size, shuffle_rng):
                 fused.step(None if full_batch else index, lr)
             fused.sync()
             yield epoch
@@ -544,8 +544,8 @@ def _sgd_epochs(
     for epoch in epoch_range:
         lr = params["W1"].dtype.type(learning_rate * learning_rate_factor(lr_schedule, epoch, epochs))
         if shifts is not None:
-            shifts.new_epoch(shift_rng)
-        for index in minibatches(n_samples, batch_size, rng):
+            shifts.new_epoch(rng)
+        for index in minibatches(n_samples, batch_size, shuffle_rng):
             if shifts is not None:
                 Xb, Yb = shifts.batch(index).T, Y_rows[index].T
             elif full_batch:
@@ -744,7 +744,7 @@ def _run(
     epochs = _sgd_epochs(
         X, Y, params, learning_rate=learning_rate, epochs=n_epochs, batch_size=batch_size, rng=rng,
         progress=progress, description="training", lr_schedule=lr_schedule, weight_decay=weight_decay,
-        max_shift=max_shift, shift_rng=rng,
+        max_shift=max_shift,
     )
     if record_every == 0:
         for _ in epochs:
