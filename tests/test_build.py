@@ -97,3 +97,24 @@ def test_notebook_follows_the_authoring_conventions(name):
         assert "call_own(" in cell.source, f"{name}: test cell {grade_id(cell)} does not call the student's function through checks.call_own"
     sample = json.loads((REPO / "samples" / "partial" / f"{name}.json").read_text())
     assert sorted(sample["expected_points"]) == sorted(grade_id(c) for c in tests), f"{name}: the partial sample must predict every test cell"
+
+
+def test_executed_notebooks_keep_no_machine_specific_text(tmp_path):
+    # A rebuild from another folder or machine must write the same notebooks/: the MNIST folder,
+    # kernel file names and memory addresses go through nbval's own sanitize rules.
+    from nnlab.build import SANITIZE_CONFIG, sanitize_outputs
+
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("load()")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text=["nnlab: loaded MNIST IDX files in /home/ann/mnist: 10,000 images\n"]),
+        nbformat.v4.new_output("execute_result", data={"text/plain": "<Figure at 0x7f3a2b1c>"}, execution_count=1),
+    ]
+    notebook.cells.append(cell)
+    sanitize_outputs(notebook, REPO / SANITIZE_CONFIG)
+    assert cell.outputs[0]["text"] == "nnlab: loaded MNIST IDX files in MNIST_DIR: 10,000 images\n"
+    assert cell.outputs[1]["data"]["text/plain"] == "<Figure at 0xADDRESS>"
+    for path in sorted((REPO / "notebooks").glob("*.ipynb")):
+        assert "/shared/mnist" not in path.read_text(), f"{path.name} keeps the MNIST folder of the machine that built it"
+    with pytest.raises(Exception, match="no nbval sanitize rules"):
+        sanitize_outputs(notebook, tmp_path / "missing.cfg")

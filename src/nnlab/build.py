@@ -8,10 +8,12 @@
 from __future__ import annotations
 
 import argparse
+import configparser
 import json
 import os
 import re
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -31,6 +33,7 @@ from .course import (
 )
 
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+SANITIZE_CONFIG = "nbval_sanitize.cfg"
 SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 
 
@@ -59,7 +62,8 @@ def build(root: Path, names: list[str], *, execute: bool = True, workers: int = 
         _check_baseline_data()
         started = time.perf_counter()
         with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-            done = pool.map(execute_notebook, [source_notebook(root, n) for n in names], [root / "notebooks" / f"{n}.ipynb" for n in names])
+            done = pool.map(execute_notebook, [source_notebook(root, n) for n in names],
+                            [root / "notebooks" / f"{n}.ipynb" for n in names], [root / SANITIZE_CONFIG] * len(names))
             for name, seconds in zip(names, done):
                 print(f"notebooks/{name}.ipynb: executed in {seconds:.0f} s")
         print(f"notebooks executed in {time.perf_counter() - started:.0f} s")
@@ -77,7 +81,7 @@ def _check_baseline_data() -> None:
 # --------------------------------------------------------------------------- executed notebooks
 
 
-def execute_notebook(source: Path, destination: Path, timeout: int = 600) -> float:
+def execute_notebook(source: Path, destination: Path, sanitize_config: Path, timeout: int = 600) -> float:
     """Execute a source notebook (solutions included) and write it with its outputs; return seconds taken."""
     from nbclient import NotebookClient
 
@@ -87,20 +91,61 @@ def execute_notebook(source: Path, destination: Path, timeout: int = 600) -> flo
     # depend on how a machine splits its matrix products.
     for variable in BLAS_THREAD_VARIABLES:
         os.environ[variable] = "1"
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+
     notebook = read_notebook(source)
     started = time.perf_counter()
-    client = NotebookClient(
-        notebook,
-        timeout=timeout,
-        kernel_name="python3",
-        record_timing=False,
-        resources={"metadata": {"path": str(source.parent)}},
-    )
-    client.execute()
+    with tempfile.TemporaryDirectory(prefix="nnlab-kernel-") as sockets:
+        # Unix sockets, not TCP ports: kernels started side by side by several workers could
+        # otherwise pick the same free port and one of them dies before it starts.
+        kernel = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel"))
+        client = NotebookClient(
+            notebook,
+            km=kernel,
+            timeout=timeout,
+            kernel_name="python3",
+            record_timing=False,
+            # How print() output is split into messages depends on timing; merged, it does not.
+            coalesce_streams=True,
+            resources={"metadata": {"path": str(source.parent)}},
+        )
+        try:
+            client.execute()
+        finally:
+            # nbclient shuts down only kernels it made itself.
+            if kernel.has_kernel:
+                run_sync(kernel.shutdown_kernel)(now=True)
     # The interpreter's patch version is not part of the course and would make rebuilds differ.
     notebook.metadata.get("language_info", {}).pop("version", None)
+    sanitize_outputs(notebook, sanitize_config)
     write_notebook(notebook, destination)
     return time.perf_counter() - started
+
+
+def sanitize_outputs(notebook, config: Path) -> None:
+    """Apply nbval's sanitize rules (``nbval_sanitize.cfg``) to the text outputs, in place.
+
+    The rules replace what differs by machine (the MNIST folder, kernel file names, addresses), so
+    a rebuild on another machine, or from another folder, writes the same notebooks/ files.
+    """
+    rules = configparser.ConfigParser()
+    if not rules.read(config):
+        raise CourseError(f"no nbval sanitize rules at {config}: notebooks/ would keep machine-specific outputs")
+    patterns = [(re.compile(rules[name]["regex"]), rules[name]["replace"]) for name in rules.sections()]
+
+    def clean(text):
+        joined = "".join(text) if isinstance(text, list) else text
+        for pattern, replacement in patterns:
+            joined = pattern.sub(replacement, joined)
+        return joined
+
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                output["text"] = clean(output["text"])
+            elif "text/plain" in output.get("data", {}):
+                output["data"]["text/plain"] = clean(output["data"]["text/plain"])
 
 
 # --------------------------------------------------------------------------- the sample class
