@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import configparser
 import json
 import os
 import re
@@ -21,6 +20,7 @@ from pathlib import Path
 import nbformat
 
 from .course import (
+    SANITIZE_CONFIG,
     CourseError,
     assignments,
     find_root,
@@ -28,12 +28,12 @@ from .course import (
     nbgrader_env,
     read_notebook,
     run_nbgrader,
+    sanitize_outputs,
     source_notebook,
     write_notebook,
 )
 
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-SANITIZE_CONFIG = "nbval_sanitize.cfg"
 SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 
 
@@ -122,30 +122,6 @@ def execute_notebook(source: Path, destination: Path, sanitize_config: Path, tim
     write_notebook(notebook, destination)
     return time.perf_counter() - started
 
-
-def sanitize_outputs(notebook, config: Path) -> None:
-    """Apply nbval's sanitize rules (``nbval_sanitize.cfg``) to the text outputs, in place.
-
-    The rules replace what differs by machine (the MNIST folder, kernel file names, addresses), so
-    a rebuild on another machine, or from another folder, writes the same notebooks/ files.
-    """
-    rules = configparser.ConfigParser()
-    if not rules.read(config):
-        raise CourseError(f"no nbval sanitize rules at {config}: notebooks/ would keep machine-specific outputs")
-    patterns = [(re.compile(rules[name]["regex"]), rules[name]["replace"]) for name in rules.sections()]
-
-    def clean(text):
-        joined = "".join(text) if isinstance(text, list) else text
-        for pattern, replacement in patterns:
-            joined = pattern.sub(replacement, joined)
-        return joined
-
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream":
-                output["text"] = clean(output["text"])
-            elif "text/plain" in output.get("data", {}):
-                output["data"]["text/plain"] = clean(output["data"]["text/plain"])
 
 
 # --------------------------------------------------------------------------- the sample class

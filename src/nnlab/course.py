@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import configparser
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -69,3 +71,31 @@ def write_notebook(notebook: nbformat.NotebookNode, path: Path) -> None:
 
 def grade_id(cell) -> str | None:
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+SANITIZE_CONFIG = "nbval_sanitize.cfg"
+
+
+def sanitize_outputs(notebook, config: Path) -> None:
+    """Apply nbval's sanitize rules (``nbval_sanitize.cfg``) to the text outputs, in place.
+
+    The rules replace what differs by machine (the MNIST folder, kernel file names, addresses), so
+    a rebuild on another machine, or from another folder, writes the same notebooks/ files.
+    """
+    rules = configparser.ConfigParser()
+    if not rules.read(config):
+        raise CourseError(f"no nbval sanitize rules at {config}: notebooks/ would keep machine-specific outputs")
+    patterns = [(re.compile(rules[name]["regex"]), rules[name]["replace"]) for name in rules.sections()]
+
+    def clean(text):
+        joined = "".join(text) if isinstance(text, list) else text
+        for pattern, replacement in patterns:
+            joined = pattern.sub(replacement, joined)
+        return joined
+
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                output["text"] = clean(output["text"])
+            elif "text/plain" in output.get("data", {}):
+                output["data"]["text/plain"] = clean(output["data"]["text/plain"])

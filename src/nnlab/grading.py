@@ -29,7 +29,7 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
-from .course import assignments, find_root, run_nbgrader, source_notebook
+from .course import SANITIZE_CONFIG, assignments, find_root, run_nbgrader, sanitize_outputs, source_notebook
 from .nbgrader_plugins import STAGED_VARIABLE
 
 GRADE_COLUMNS = ("student_id", "score", "max_score", "status", "detail")
@@ -172,6 +172,10 @@ def grade_student(root: str, assignment: str, student: str, limits=None) -> Outc
             return Outcome(student, "grader error", execution.detail)
         else:
             status, detail = execution.status, "; ".join([execution.detail, *prepared.tampering, *notes])
+        if (root_path / SANITIZE_CONFIG).is_file():
+            # The grading machine's folders and addresses are not the student's business, and a regrade
+            # elsewhere should record the same notebook.
+            sanitize_outputs(graded.notebook, root_path / SANITIZE_CONFIG)
         return Outcome(student, status, detail, nbformat.writes(graded.notebook))
     except Exception as error:  # noqa: BLE001
         return Outcome(student, "grader error", f"{type(error).__name__}: {error} ({_last_line(traceback.format_exc())})")
