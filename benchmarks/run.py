@@ -1,11 +1,11 @@
 """Benchmarks of the course: how fast and how well its network trains, and how long its notebooks
 and its autograding take, next to what a user would otherwise use.
 
-Run from the repository (with MNIST_DIR pointing at MNIST IDX files)::
+Run from the repository::
 
-    python benchmarks/run.py                 # offline 8,000 / 2,000 split, 3 repeats
+    python benchmarks/run.py                 # the built-in 10,000 images split 8,000 / 2,000, 3 repeats
     python benchmarks/run.py --quick         # 1 repeat, smaller GEMMs, no notebooks/grading/memory
-    python benchmarks/run.py --full          # the standard 60,000 / 10,000 split, if available
+    python benchmarks/run.py --full          # the standard 60,000 / 10,000 split ($MNIST_DIR or OpenML)
     python benchmarks/run.py --repeat 5 --json out.json
 
 Everything that compares training runs happens in this one process, on the same arrays. Only the
@@ -135,28 +135,15 @@ def table(rows: list[list[str]], header: list[str]) -> str:
 def get_data(full: bool) -> tuple[dict, tuple | None]:
     """The split to benchmark on: (description, (X_train, X_test, y_train, y_test)) or (reason, None)."""
     if not full:
-        data = load_mnist(use_openml=False)
-        if data.kind != "idx" and data.kind != "openml":
-            raise SystemExit("benchmarks need MNIST: set MNIST_DIR to a folder with the IDX files")
+        data = load_mnist()
         parts = split(data, seed=0)
         return {"source": data.describe(), "split": "offline: 80/20 stratified split (seed 0) of the images found"}, parts
-    data = load_mnist(use_openml=False) if os.environ.get("MNIST_DIR") else None
-    if data is None or data.n_official_train is None:
-        # The local folder lacks the training images: try OpenML (needs a network or a cache).
-        saved = os.environ.pop("MNIST_DIR", None)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                data = load_mnist(use_openml=True)
-        finally:
-            if saved is not None:
-                os.environ["MNIST_DIR"] = saved
-    if data.n_official_train is None:
-        reason = (
-            "the standard 60,000 / 10,000 split is not available here: the MNIST folder has no "
-            "train-images file and OpenML could not be reached (no network), so --full was not run"
-        )
-        return {"source": data.describe(), "split": None, "unavailable": reason}, None
+    try:
+        data = load_mnist(full=True)
+    except FileNotFoundError as exc:
+        first_line = str(exc).splitlines()[0].rstrip(".")
+        reason = f"the standard 60,000 / 10,000 split is not available here, so --full was not run ({first_line})"
+        return {"source": "the full MNIST set (not found)", "split": None, "unavailable": reason}, None
     return {"source": data.describe(), "split": "official 60,000 training / 10,000 test images"}, split(data)
 
 
@@ -345,7 +332,7 @@ def memory_child(kind: str) -> None:
 
     rss_imports = rss_now()
     if kind == "offline":
-        data = load_mnist(use_openml=False)
+        data = load_mnist()
         note = data.describe()
     elif kind == "synthetic70k":
         # The memory of the standard split without its data: the offline images tiled to 70,000
@@ -353,7 +340,7 @@ def memory_child(kind: str) -> None:
         # four IDX files are there (float64, 70,000 x 784). Accuracy on it means nothing.
         from nnlab.data import Digits
 
-        small = load_mnist(use_openml=False)
+        small = load_mnist()
         X = np.empty((70_000, small.X.shape[1]))  # filled in place: no transient copies
         y = np.empty(70_000, dtype=np.int64)
         for begin in range(0, 70_000, len(small)):

@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)
 
-    X_train, X_test, y_train, y_test = split(load_mnist(use_openml=False), seed=0)
+    X_train, X_test, y_train, y_test = split(load_mnist(), seed=0)
     folds = [train_test_split(X_train, y_train, test_size=0.2, random_state=s, stratify=y_train) for s in range(3)]
     batch_sizes = (4, 8, 16) if args.quick else (4, 5, 6, 8, 10, 16)
     rates = (0.35, 0.5, 0.7) if args.quick else (0.3, 0.4, 0.5, 0.6, 0.7, 0.85, 1.0)

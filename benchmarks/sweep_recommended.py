@@ -42,7 +42,7 @@ KNOBS = ("max_shift", "lr_schedule", "learning_rate", "epochs", "weight_decay")
 
 @functools.lru_cache(maxsize=1)
 def _data():
-    X_train, X_test, y_train, y_test = split(load_mnist(use_openml=False), seed=0)
+    X_train, X_test, y_train, y_test = split(load_mnist(), seed=0)
     folds = [train_test_split(X_train, y_train, test_size=0.2, random_state=s, stratify=y_train) for s in range(3)]
     return X_train, X_test, y_train, y_test, folds
 

@@ -12,6 +12,9 @@ from nnlab.grading import db_url, grade
 
 ASSIGNMENTS = assignments(REPO)
 
+# Every test here starts Jupyter kernels or nbgrader.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="session")
 def graded_class(rebuilt_course):

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from nnlab.data import BUILTIN_DIR
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -64,9 +66,14 @@ def test_loop_target_judges_float32_batches_of_256_and_more(bench):
     assert verdicts(bench, training_rows(), loop_fraction=0.49)["training loop"] is False
 
 
-def test_full_says_so_when_the_standard_split_is_not_there(tmp_path, mnist_dir):
-    # The offline folder has only the 10,000 test images; OpenML is made unreachable (a dead proxy),
-    # so the benchmark must explain that --full cannot run here, write that down and exit 1.
+def test_full_says_so_when_the_standard_split_is_not_there(tmp_path):
+    # A folder with only the 10,000 test images: the benchmark must explain that --full cannot run
+    # here, write that down and exit 1. OpenML is made unreachable too (a dead proxy), so that a
+    # folder without the training images is never quietly replaced by a download.
+    mnist_dir = tmp_path / "mnist"
+    mnist_dir.mkdir()
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (mnist_dir / name).write_bytes((BUILTIN_DIR / name).read_bytes())
     env = dict(os.environ, MNIST_DIR=str(mnist_dir), SCIKIT_LEARN_DATA=str(tmp_path / "sklearn"),
                https_proxy="http://127.0.0.1:9", http_proxy="http://127.0.0.1:9",
                HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9")
@@ -77,5 +84,5 @@ def test_full_says_so_when_the_standard_split_is_not_there(tmp_path, mnist_dir):
     assert "the standard 60,000 / 10,000 split is not available here" in result.stdout
     assert "Run without --full for the offline benchmark" in result.stdout
     written = json.loads(out_json.read_text())
-    assert "no train-images file" in written["data"]["unavailable"]
+    assert "holds only the 10,000 test images" in written["data"]["unavailable"]
     assert "training" not in written

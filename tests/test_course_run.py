@@ -5,13 +5,13 @@ import pytest
 
 from nnlab import reference as R
 from nnlab.cli import main
-from nnlab.data import NotMNISTWarning, load_mnist, one_hot, split
+from nnlab.data import BUILTIN_DIR, load_mnist, one_hot, split
 
 
 @pytest.fixture(scope="module")
-def offline_split(mnist_dir):
-    data = load_mnist(mnist_dir)
-    assert data.kind == "idx" and data.X.shape == (10_000, 784)
+def offline_split():
+    data = load_mnist()
+    assert data.kind == "builtin" and data.X.shape == (10_000, 784)
     return split(data, seed=0)
 
 
@@ -37,10 +37,12 @@ def test_recommended_settings_reach_96_percent_on_the_offline_split(offline_spli
     assert held_out >= 0.96, f"held-out accuracy {held_out:.2%} with R.RECOMMENDED, expected at least 96%"
 
 
-def test_train_command_prints_accuracy_confusion_matrix_and_report_and_saves_plots(mnist_dir, tmp_path, capsys):
-    assert main(["train", "--mnist-dir", str(mnist_dir), "--epochs", "2", "--no-progress", "--plots-dir", str(tmp_path)]) == 0
+def test_train_command_prints_accuracy_confusion_matrix_and_report_and_saves_plots(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MNIST_DIR", str(tmp_path / "not-used-without---full"))
+    assert main(["train", "--epochs", "2", "--no-progress", "--plots-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "MNIST IDX files in" in out
+    assert "data: MNIST's official test split, built into nnlab: 10,000 images of 28x28" in out
+    assert "split: 8,000 training and 2,000 held-out images" in out
     assert "held-out accuracy:" in out
     assert "learning rate 1.0 (cosine), 2 epochs, images moved by up to 1 pixel(s), weight decay 0.0001" in out, "train should use R.RECOMMENDED"
     assert "rows: true digit, columns: predicted digit" in out
@@ -50,14 +52,15 @@ def test_train_command_prints_accuracy_confusion_matrix_and_report_and_saves_plo
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{name} is not a PNG"
 
 
-def test_train_command_does_not_shift_the_8x8_fallback_digits(monkeypatch, tmp_path, capsys):
-    # One pixel of an 8x8 digit is 3.5 of MNIST's: the recommended one-pixel shift is for 28x28 images.
-    monkeypatch.delenv("MNIST_DIR", raising=False)
-    args = ["train", "--no-openml", "--epochs", "1", "--no-progress", "--plots-dir", str(tmp_path)]
-    with pytest.warns(NotMNISTWarning):
-        assert main(args) == 0
-    out = capsys.readouterr().out
-    assert "NOT MNIST" in out and "images moved by up to 0 pixel(s)" in out
-    with pytest.warns(NotMNISTWarning):
-        assert main([*args, "--max-shift", "1"]) == 0
-    assert "images moved by up to 1 pixel(s)" in capsys.readouterr().out
+def test_train_command_full_without_the_data_says_so(tmp_path, monkeypatch, capsys):
+    # Only the 10,000 test images in MNIST_DIR, OpenML switched off: a one-line error, no training.
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (folder / name).write_bytes((BUILTIN_DIR / name).read_bytes())
+    monkeypatch.setenv("MNIST_DIR", str(folder))
+    assert main(["train", "--full", "--no-openml", "--epochs", "1", "--no-progress", "--plots-dir", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert "held-out accuracy" not in captured.out
+    assert captured.err.startswith(f"nnlab train: the full MNIST set was asked for, but MNIST_DIR={folder} holds only the 10,000 test images")
+    assert "Traceback" not in captured.err

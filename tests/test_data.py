@@ -1,4 +1,4 @@
-"""Tests for nnlab.data: the three data sources, Digits, one_hot and split.
+"""Tests for nnlab.data: the built-in MNIST, IDX folders, OpenML, Digits, one_hot and split.
 
 All offline: IDX folders are built in tmp_path, OpenML is faked.
 """
@@ -24,11 +24,8 @@ from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils import Bunch
 
 from nnlab import data as nndata
-from nnlab.data import Digits, NotMNISTWarning, load_mnist, one_hot, split
-from nnlab.idx import OFFICIAL_MD5, IDXError, read_idx, verify_checksum, write_idx
-
-REAL_MNIST_FALLBACK = Path(__file__).resolve().parents[2] / "shared" / "mnist"
-
+from nnlab.data import BUILTIN_DIR, Digits, load_mnist, one_hot, split
+from nnlab.idx import OFFICIAL_MD5, IDXError, verify_checksum, write_idx
 
 # ---------------------------------------------------------------------------
 # fixtures
@@ -44,7 +41,7 @@ def _labels(n: int, offset: int = 0) -> np.ndarray:
 
 @pytest.fixture
 def no_mnist_env(monkeypatch):
-    """CI sets MNIST_DIR; tests of the other sources must not see it."""
+    """A developer's MNIST_DIR must not reach tests of the other sources."""
     monkeypatch.delenv("MNIST_DIR", raising=False)
 
 
@@ -131,11 +128,37 @@ def test_train_labels_without_train_images_do_not_count(make_mnist_dir, forbid_o
     assert data.X.shape == (5, 784) and data.n_official_train is None
 
 
-def test_mnist_dir_env_var(make_mnist_dir, monkeypatch, forbid_openml):
-    folder, _ = make_mnist_dir(train=None, test=5)
+def test_full_reads_the_mnist_dir_env_var(make_mnist_dir, monkeypatch, forbid_openml):
+    folder, arrays = make_mnist_dir(train=12, test=5)
+    monkeypatch.setenv("MNIST_DIR", str(folder))
+    data = load_mnist(full=True)
+    assert data.kind == "idx" and data.source == f"MNIST IDX files in {folder}"
+    assert data.n_official_train == 12 and len(data) == 17
+
+
+def test_mnist_dir_env_var_changes_nothing_without_full(make_mnist_dir, monkeypatch, forbid_openml):
+    # An environment variable must never silently change what a notebook computes.
+    builtin = load_mnist()
+    folder, _ = make_mnist_dir(train=12, test=5)
     monkeypatch.setenv("MNIST_DIR", str(folder))
     data = load_mnist()
-    assert data.kind == "idx" and data.source == f"MNIST IDX files in {folder}"
+    assert data.kind == "builtin" and data.X.shape == (10_000, 784)
+    np.testing.assert_array_equal(data.X, builtin.X)
+
+
+@pytest.mark.parametrize("how", ["argument", "MNIST_DIR"])
+def test_full_with_only_the_test_files_is_an_error(make_mnist_dir, monkeypatch, forbid_openml, how):
+    folder, _ = make_mnist_dir(train=None, test=5)
+    if how == "argument":
+        call = lambda: load_mnist(folder, full=True)  # noqa: E731
+    else:
+        monkeypatch.setenv("MNIST_DIR", str(folder))
+        call = lambda: load_mnist(full=True)  # noqa: E731
+    with pytest.raises(FileNotFoundError) as info:
+        call()
+    msg = str(info.value)
+    for fragment in ("full MNIST set", str(folder), "only the 5 test images", "train-images-idx3-ubyte.gz"):
+        assert fragment in msg, f"error lacks {fragment!r}: {msg!r}"
 
 
 def test_argument_takes_precedence_over_env_var(make_mnist_dir, monkeypatch, tmp_path, forbid_openml):
@@ -163,7 +186,7 @@ def test_named_empty_folder_is_an_error(tmp_path, forbid_openml):
 
 
 def test_env_folder_without_usable_pair_lists_what_it_found(tmp_path, monkeypatch, forbid_openml):
-    # A wrong MNIST_DIR must not silently fall back to OpenML or 8x8 digits.
+    # A wrong MNIST_DIR must not silently fall back to OpenML or the built-in images.
     folder = tmp_path / "downloads"
     folder.mkdir()
     write_idx(folder / "t10k-images-idx3-ubyte.gz", _images(2, seed=0))
@@ -174,7 +197,7 @@ def test_env_folder_without_usable_pair_lists_what_it_found(tmp_path, monkeypatc
     (folder / "mnist.npz").write_bytes(b"")
     monkeypatch.setenv("MNIST_DIR", str(folder))
     with pytest.raises(FileNotFoundError) as info:
-        load_mnist()
+        load_mnist(full=True)
     msg = str(info.value)
     for fragment in ("MNIST_DIR", "MD5SUMS, mnist.npz, t10k-images-idx3-ubyte.gz",
                      "t10k-labels-idx1-ubyte"):
@@ -254,7 +277,7 @@ def test_openml_call_and_conversion(monkeypatch, no_mnist_env, tmp_path):
 
     monkeypatch.setattr(sklearn.datasets, "fetch_openml", fake_fetch_openml)
     with pytest.warns(UserWarning, match="20 rows instead of 70,000"):
-        data = load_mnist(data_home=tmp_path / "cache")
+        data = load_mnist(full=True, data_home=tmp_path / "cache")
 
     assert len(calls) == 1, calls
     args, kwargs = calls[0]
@@ -286,26 +309,33 @@ def test_openml_official_split_count():
     TimeoutError("timed out"),
     ConnectionResetError("reset by peer"),
 ], ids=["URLError", "TimeoutError", "ConnectionResetError"])
-def test_openml_network_error_falls_back_to_digits(monkeypatch, no_mnist_env, capsys, error):
+def test_full_without_a_network_says_how_to_get_the_data(monkeypatch, no_mnist_env, error):
     def unreachable(*args, **kwargs):
         raise error
 
     monkeypatch.setattr(sklearn.datasets, "fetch_openml", unreachable)
-    with pytest.warns(NotMNISTWarning, match="OpenML could not be reached"):
-        data = load_mnist()
-    assert data.kind == "sklearn-digits" and data.X.shape == (1797, 64)
-    assert "NOT MNIST" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError) as info:
+        load_mnist(full=True)
+    msg = str(info.value)
+    for fragment in ("full MNIST set", "MNIST_DIR is not set", "OpenML could not be reached", str(error),
+                     "train-images-idx3-ubyte.gz", "built into nnlab"):
+        assert fragment in msg, f"error lacks {fragment!r}: {msg!r}"
+
+
+def test_full_without_openml_says_so(no_mnist_env, forbid_openml):
+    with pytest.raises(FileNotFoundError, match=r"use_openml=False"):
+        load_mnist(full=True, use_openml=False)
 
 
 def test_openml_non_network_error_propagates(monkeypatch, no_mnist_env):
-    # E.g. scikit-learn's checksum error for a damaged cache: hiding it behind
-    # the 8x8 fallback would make it impossible to notice.
+    # E.g. scikit-learn's checksum error for a damaged cache: it must reach
+    # the user as it is, not as "no network".
     def damaged(*args, **kwargs):
         raise ValueError("The md5 checksum of the file ... does not match")
 
     monkeypatch.setattr(sklearn.datasets, "fetch_openml", damaged)
     with pytest.raises(ValueError, match="md5 checksum"):
-        load_mnist()
+        load_mnist(full=True)
 
 
 class _FakeResponse(io.BytesIO):
@@ -369,7 +399,7 @@ def test_openml_through_real_fetch_openml_without_pandas(monkeypatch, no_mnist_e
     monkeypatch.setattr(sklearn.datasets._openml, "urlopen", urlopen)
     cache = tmp_path / "scikit_learn_data"
     with pytest.warns(UserWarning, match="15 rows"):
-        data = load_mnist(data_home=cache)
+        data = load_mnist(full=True, data_home=cache)
     assert data.kind == "openml" and data.X.shape == (15, 784)
     np.testing.assert_allclose(data.X, pixels / 255.0)
     np.testing.assert_array_equal(data.y, [int(s) for s in labels])
@@ -380,73 +410,85 @@ def test_openml_through_real_fetch_openml_without_pandas(monkeypatch, no_mnist_e
 
     monkeypatch.setattr(sklearn.datasets._openml, "urlopen", offline)
     with pytest.warns(UserWarning, match="15 rows"):
-        again = load_mnist(data_home=cache)
+        again = load_mnist(full=True, data_home=cache)
     np.testing.assert_array_equal(again.X, data.X)
 
 
 # ---------------------------------------------------------------------------
-# 3. fallback: scikit-learn's 8x8 digits
+# 3. the built-in test split
 
 
-def test_fallback_to_sklearn_digits(no_mnist_env, forbid_openml, capsys):
-    with pytest.warns(NotMNISTWarning) as record:
-        data = load_mnist(use_openml=False)
-    message = str(record[0].message)
-    for fragment in ("NOT MNIST", "8x8", "1,797", "MNIST_DIR"):
-        assert fragment in message, f"warning lacks {fragment!r}: {message!r}"
-    assert data.X.shape == (1797, 64) and data.X.dtype == np.float64
-    assert data.X.min() == 0.0 and data.X.max() == 1.0, (data.X.min(), data.X.max())
-    assert data.y.dtype == np.int64 and set(np.unique(data.y)) == set(range(10))
-    assert (data.kind, data.image_shape, data.n_official_train) == ("sklearn-digits", (8, 8), None)
-    assert data.source == "scikit-learn 8x8 digits (NOT MNIST)"
-    err = capsys.readouterr().err
-    assert "NOT MNIST" in err and "MNIST_DIR" in err, f"no stderr banner: {err!r}"
-
-
-# ---------------------------------------------------------------------------
-# the real offline MNIST files
-
-
-def _real_mnist_dir() -> Path:
-    env = os.environ.get("MNIST_DIR")
-    if env:
-        if not Path(env).is_dir():
-            pytest.fail(f"MNIST_DIR={env} is not a folder: point it at the offline MNIST files")
-        return Path(env)
-    if REAL_MNIST_FALLBACK.is_dir():
-        return REAL_MNIST_FALLBACK
-    pytest.fail(
-        "the real MNIST files were not found: set MNIST_DIR to a folder holding "
-        "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz "
-        f"(on the course machines /work/shared/mnist); {REAL_MNIST_FALLBACK} does not exist"
-    )
-
-
-def test_real_mnist_test_split(capsys):
-    folder = _real_mnist_dir()
+def test_builtin_is_mnists_official_test_split(no_mnist_env, forbid_openml, caplog):
     for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
-        assert verify_checksum(folder / name) == OFFICIAL_MD5[name], f"{folder / name}: not verified"
-    data = load_mnist(folder)
-    assert (data.kind, data.n_official_train, data.image_shape) == ("idx", None, (28, 28))
+        assert verify_checksum(BUILTIN_DIR / name) == OFFICIAL_MD5[name], f"{name}: not the official file"
+    with caplog.at_level(logging.INFO, logger="nnlab"):
+        data = load_mnist()
+    assert [r.getMessage() for r in caplog.records if r.name == "nnlab"] == [
+        "nnlab: loaded MNIST's official test split, built into nnlab: 10,000 images of 28x28"
+    ]
+    assert (data.kind, data.n_official_train, data.image_shape) == ("builtin", None, (28, 28))
     assert data.X.shape == (10_000, 784) and data.y.shape == (10_000,)
-    assert 0.0 <= data.X.min() and data.X.max() <= 1.0
-    assert data.X.max() == 1.0, "pixel 255 should map to exactly 1.0"
-    counts = np.bincount(data.y, minlength=10)
-    assert counts.size == 10 and counts.min() > 0, f"digit counts {counts}"
+    assert data.X.dtype == np.float64 and data.y.dtype == np.int64
+    assert data.X.min() == 0.0 and data.X.max() == 1.0, "pixels 0 and 255 should map to exactly 0.0 and 1.0"
     # Known facts about the official test split.
+    counts = np.bincount(data.y, minlength=10)
     assert counts.tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009], counts
+    assert data.y[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
     X_train, X_test, y_train, y_test = split(data)
     assert (X_train.shape, X_test.shape) == ((8000, 784), (2000, 784))
+    # Stratified: every digit keeps its share in both parts (within one image).
+    assert np.all(np.abs(np.bincount(y_test, minlength=10) - counts / 5) <= 1)
 
 
-def test_real_mnist_train_labels():
-    folder = _real_mnist_dir()
-    path = folder / "train-labels-idx1-ubyte.gz"
-    if not path.exists():
-        pytest.fail(f"{path} is missing (it ships with the offline MNIST folder)")
-    assert verify_checksum(path) == OFFICIAL_MD5[path.name]
-    labels = read_idx(path)
-    assert labels.shape == (60_000,) and set(np.unique(labels)) == set(range(10))
+def test_builtin_is_printed_when_logging_is_not_configured(no_mnist_env, monkeypatch, capsys):
+    # In a notebook nothing configures logging: the line goes to stdout, not a red stderr box.
+    monkeypatch.setattr(nndata.logger, "hasHandlers", lambda: False)
+    load_mnist()
+    captured = capsys.readouterr()
+    assert captured.out == "nnlab: loaded MNIST's official test split, built into nnlab: 10,000 images of 28x28\n"
+    assert captured.err == ""
+
+
+@pytest.fixture
+def builtin_copy(tmp_path, monkeypatch):
+    """A copy of the built-in folder that load_mnist() reads instead, to damage."""
+    folder = tmp_path / "builtin_mnist"
+    folder.mkdir()
+    for path in BUILTIN_DIR.iterdir():
+        (folder / path.name).write_bytes(path.read_bytes())
+    monkeypatch.setattr(nndata, "BUILTIN_DIR", folder)
+    return folder
+
+
+@pytest.mark.parametrize("name", ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"])
+def test_builtin_corrupt_file_is_named(builtin_copy, name):
+    path = builtin_copy / name
+    damaged = bytearray(path.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(IDXError) as info:
+        load_mnist()
+    msg = str(info.value)
+    assert str(path) in msg and "SHA-256 checksum mismatch" in msg, msg
+
+
+@pytest.mark.parametrize("name", ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"])
+def test_builtin_missing_file_is_named(builtin_copy, name):
+    (builtin_copy / name).unlink()
+    with pytest.raises(FileNotFoundError) as info:
+        load_mnist()
+    msg = str(info.value)
+    assert str(builtin_copy / name) in msg and "Reinstall" in msg, msg
+
+
+def test_builtin_data_carries_its_licence():
+    notice = (BUILTIN_DIR / "README.md").read_text()
+    for fragment in ("CC BY-SA 3.0", "Yann LeCun", "Corinna Cortes", "Burges"):
+        assert fragment in notice
+    sums = (BUILTIN_DIR / "SHA256SUMS").read_text()
+    for name, digest in nndata.BUILTIN_SHA256.items():
+        assert f"{digest}  {name}" in sums
+        assert hashlib.sha256((BUILTIN_DIR / name).read_bytes()).hexdigest() == digest
 
 
 # ---------------------------------------------------------------------------
@@ -572,5 +614,4 @@ def test_raw_images_undo_the_scaling():
     raw = data.raw_images()
     assert raw.dtype == np.uint8 and raw.shape == (3, 28, 28)
     np.testing.assert_array_equal(raw, pixels)
-    digits = Digits(np.full((1, 64), 0.5), np.array([0]), "test", "sklearn-digits", (8, 8))
-    assert digits.max_pixel == 16 and digits.raw_images().max() == 8
+    assert data.max_pixel == 255

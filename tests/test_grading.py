@@ -42,6 +42,9 @@ NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 TEST_IDS = ("test_softmax_columns", "test_softmax_values", "test_softmax_overflow", "test_softmax_shift_invariance")
 MAX_SCORE = 10.0  # 8 automatic points + a 2-point written answer
 
+# Every test here grades a class with nbgrader and sandboxed kernels.
+pytestmark = pytest.mark.slow
+
 # Small limits so that the faulty submissions are stopped quickly; a normal kernel (numpy, matplotlib,
 # nnlab, MNIST loaded by the set-up cell: ~4 s alone, more on a busy machine) runs well within them.
 LIMITS = Limits(
@@ -487,13 +490,11 @@ class Graded:
 
 
 @pytest.fixture(scope="module")
-def graded(mnist_dir) -> Graded:
+def graded() -> Graded:
     """The course built, the class written and graded once; the course is removed afterwards."""
     (REPO / "out").mkdir(exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="test-grading-", dir=REPO / "out"))
     listener = Listener()
-    saved_mnist = os.environ.get("MNIST_DIR")
-    os.environ["MNIST_DIR"] = str(mnist_dir)  # the set-up cell loads MNIST in every kernel
     try:
         root.chmod(0o755)  # as readable as a real course: only the sandbox may keep students out
         for folder in ("source", "samples"):
@@ -509,10 +510,6 @@ def graded(mnist_dir) -> Graded:
     finally:
         listener.close()
         shutil.rmtree(root, ignore_errors=True)
-        if saved_mnist is None:
-            os.environ.pop("MNIST_DIR", None)
-        else:
-            os.environ["MNIST_DIR"] = saved_mnist
 
 
 def autograded(root: Path, student: str):

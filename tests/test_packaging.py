@@ -1,14 +1,21 @@
 """pip (pyproject.toml) and conda (environment.yml) must install the same packages."""
 
 import argparse
+import hashlib
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
 
 from conftest import REPO
 
 from nnlab.cli import build_parser
+from nnlab.data import BUILTIN_SHA256
 
 # conda-forge names that differ from PyPI's (none yet; add them here rather than special-casing).
 CONDA_TO_PIP: dict[str, str] = {}
@@ -55,12 +62,45 @@ def test_environment_installs_the_course_itself():
     assert "      - -e ." in (REPO / "environment.yml").read_text().splitlines()
 
 
-def test_the_command_line_explains_every_subcommand():
-    subcommands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+def test_the_command_line_explains_every_subcommand(capsys):
+    # In-process: each `nnlab X --help` in a child process would import the whole grader again.
+    parser = build_parser()
+    subcommands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     assert "train" in subcommands.choices
-    overview = subprocess.run([sys.executable, "-m", "nnlab.cli", "--help"], capture_output=True, text=True, check=True).stdout
+    overview = parser.format_help()
     for action in subcommands._choices_actions:
         assert action.help, f"subcommand {action.dest} has no help text"
         assert action.dest in overview
-        own = subprocess.run([sys.executable, "-m", "nnlab.cli", action.dest, "--help"], capture_output=True, text=True)
-        assert own.returncode == 0 and "usage: nnlab " + action.dest in own.stdout, own.stderr
+        with pytest.raises(SystemExit) as exit_info:
+            parser.parse_args([action.dest, "--help"])
+        assert exit_info.value.code == 0
+        assert "usage: nnlab " + action.dest in capsys.readouterr().out
+
+
+def test_the_installed_command_runs():
+    # The console script of pyproject.toml, as a user types it.
+    nnlab = Path(sys.executable).with_name("nnlab")
+    result = subprocess.run([str(nnlab), "--help"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: nnlab") and "built into nnlab" in result.stdout
+
+
+def test_the_wheel_ships_the_built_in_mnist_and_its_licence(tmp_path):
+    # What `pip install nnlab` brings: built offline from a copy, so the clone stays untouched.
+    project = tmp_path / "project"
+    shutil.copytree(REPO / "src", project / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(REPO / name, project / name)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path / "dist"), str(project)],
+        check=True, capture_output=True, text=True,
+    )
+    (wheel,) = (tmp_path / "dist").glob("nnlab-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", "SHA256SUMS", "MD5SUMS", "README.md"):
+            assert f"nnlab/builtin_mnist/{name}" in names, f"the wheel lacks nnlab/builtin_mnist/{name}"
+        images = archive.read("nnlab/builtin_mnist/t10k-images-idx3-ubyte.gz")
+        licence = next(archive.read(n).decode() for n in names if n.endswith(".dist-info/licenses/LICENSE"))
+    assert hashlib.sha256(images).hexdigest() == BUILTIN_SHA256["t10k-images-idx3-ubyte.gz"]
+    assert "CC BY-SA 3.0" in licence and "MIT License" in licence

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 
 from . import build, grading, main_job, train
+from .course import CourseError
+from .idx import IDXError
 
 DESCRIPTION = """\
 Neural networks from scratch in numpy, on MNIST: the course's command.
 
-Data comes from $MNIST_DIR (a folder of MNIST IDX files), else OpenML (needs a network once),
-else scikit-learn's 8x8 digits, with a loud warning that they are not MNIST.
+Data: MNIST's official 10,000 test images, built into nnlab and split 8,000 / 2,000, the same on every
+machine. `nnlab train --full` uses the full 60,000 / 10,000 set instead ($MNIST_DIR, else OpenML).
 """
 
 
@@ -21,13 +22,12 @@ else scikit-learn's 8x8 digits, with a loud warning that they are not MNIST.
 SUBCOMMANDS = (
     ("train", train,
      "train the reference network; print accuracy, confusion matrix and classification report; save plots",
-     "Train the reference two-layer network on the available digits, evaluate it on held-out "
+     "Train the reference two-layer network on MNIST, evaluate it on held-out "
      "images (truth on the rows of the confusion matrix) and save plots."),
     ("build", build,
      "regenerate release/ (nbgrader generate_assignment), the sample class in submitted/ and the executed notebooks/",
      "Regenerate everything derived from source/: the student release, the sample submissions "
-     "(solution, partial, blank) and the executed notebooks that nbval checks. Run with MNIST_DIR=../shared/mnist "
-     "so the executed notebooks match the CI baseline."),
+     "(solution, partial, blank) and the executed notebooks that nbval checks."),
     ("grade", grading,
      "grade every submission of an assignment (sandboxed, tests decided outside the kernel); write grades/ASSIGNMENT.csv",
      "Grade submitted/<student>/ASSIGNMENT/ on top of nbgrader and write the grade table and feedback."),
@@ -50,11 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if os.environ.get("MNIST_DIR"):
-        # Relative to where the command was run; notebooks and kernels run elsewhere.
-        os.environ["MNIST_DIR"] = os.path.abspath(os.environ["MNIST_DIR"])
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except (FileNotFoundError, IDXError, CourseError) as exc:
+        # Missing data or a broken course folder: what is wrong and how to fix it, not a traceback.
+        print(f"nnlab {args.command}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

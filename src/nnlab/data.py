@@ -1,17 +1,20 @@
-"""Loading MNIST (or, failing that, a clearly labelled stand-in) and preparing it.
+"""Loading MNIST and preparing it.
 
-Where the digits come from, in order:
+Where the digits come from:
 
-1. a local folder of IDX files (argument ``mnist_dir`` or the ``MNIST_DIR``
-   environment variable);
-2. OpenML's ``mnist_784`` through :func:`sklearn.datasets.fetch_openml`
-   (cached in ``data_home`` after the first download);
-3. scikit-learn's bundled 8x8 digits -- *not MNIST*, and said so loudly.
+- by default, MNIST's official test split (10,000 images), which ships
+  inside this package (``nnlab/builtin_mnist/``, checksums verified on every
+  load): the same data on every machine, offline or not;
+- only when asked for (``full=True``), the full 70,000 images: a local
+  folder of IDX files (``mnist_dir`` or the ``MNIST_DIR`` environment
+  variable), else OpenML's ``mnist_784`` through
+  :func:`sklearn.datasets.fetch_openml` (cached in ``data_home``);
+- or any folder of IDX files named explicitly (``mnist_dir``).
 
 Public API
 ----------
-Digits, NotMNISTWarning
-load_mnist(mnist_dir=None, *, use_openml=True, data_home=None) -> Digits
+Digits
+load_mnist(mnist_dir=None, *, full=False, use_openml=True, data_home=None) -> Digits
 one_hot(y, n_classes=10) -> ndarray (n_samples, n_classes)
 split(data, *, test_size=0.2, seed=0) -> X_train, X_test, y_train, y_test
 """
@@ -21,20 +24,19 @@ from __future__ import annotations
 import http.client
 import logging
 import os
-import sys
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import sklearn.datasets
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import OneHotEncoder
 
-from .idx import read_idx, verify_checksum
+from .idx import read_idx, verify_checksum, verify_sha256
 
-__all__ = ["Digits", "NotMNISTWarning", "load_mnist", "one_hot", "split"]
+__all__ = ["BUILTIN_DIR", "Digits", "load_mnist", "one_hot", "split"]
 
 logger = logging.getLogger("nnlab")
 
@@ -49,11 +51,16 @@ _TEST_IMAGES = "t10k-images-idx3-ubyte"
 _TEST_LABELS = "t10k-labels-idx1-ubyte"
 _ALL_BASES = (_TRAIN_IMAGES, _TRAIN_LABELS, _TEST_IMAGES, _TEST_LABELS)
 
-_KINDS = ("idx", "openml", "sklearn-digits")
+#: MNIST's official test split, shipped with the package (CC BY-SA 3.0, see its README.md).
+BUILTIN_DIR = Path(__file__).resolve().parent / "builtin_mnist"
+BUILTIN_SOURCE = "MNIST's official test split, built into nnlab"
+# SHA-256 of the original files (the MD5 is checked too, by verify_checksum against the published values).
+BUILTIN_SHA256 = {
+    "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+}
 
-
-class NotMNISTWarning(UserWarning):
-    """The data returned is scikit-learn's 8x8 digits, not MNIST."""
+_KINDS = ("builtin", "idx", "openml")
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,15 +71,16 @@ class Digits:
     ----------
     X : ndarray of shape (n_samples, n_features), float64
         Pixel intensities in [0, 1]; ``n_features == prod(image_shape)``
-        (784 for MNIST, 64 for the 8x8 digits).
+        (784 for MNIST's 28x28 images).
     y : ndarray of shape (n_samples,), int64
         Digit labels in 0..9.
     source : str
         Short human-readable origin, e.g. ``"OpenML mnist_784"``.
-    kind : {"idx", "openml", "sklearn-digits"}
-        Machine-readable origin.
+    kind : {"builtin", "idx", "openml"}
+        Machine-readable origin: the test split built into nnlab, a folder
+        of IDX files, or OpenML.
     image_shape : tuple of int
-        ``(28, 28)`` for MNIST, ``(8, 8)`` for scikit-learn's digits.
+        ``(28, 28)`` for MNIST.
     n_official_train : int or None
         If set, the first ``n_official_train`` rows are MNIST's official
         training split and the rest its test split (:func:`split` uses it).
@@ -140,8 +148,8 @@ class Digits:
 
     @property
     def max_pixel(self) -> int:
-        """Brightest raw pixel value: 255 for MNIST, 16 for scikit-learn's 8x8 digits."""
-        return 16 if self.kind == "sklearn-digits" else 255
+        """Brightest raw pixel value: 255 for MNIST's unsigned bytes."""
+        return 255
 
     def raw_images(self) -> np.ndarray:
         """The images as they are stored on disk, before scaling.
@@ -342,26 +350,25 @@ def _load_openml(data_home: str | os.PathLike | None) -> Digits:
 
 
 # ---------------------------------------------------------------------------
-# 3. scikit-learn's 8x8 digits
+# 3. the built-in test split
 
 
-def _load_sklearn_digits(reason: str) -> Digits:
-    bunch = sklearn.datasets.load_digits()
-    X = np.asarray(bunch.data, dtype=np.float64) / 16.0  # 4-bit intensities 0..16
-    y = np.asarray(bunch.target, dtype=np.int64)
-    message = (
-        f"THIS IS NOT MNIST: using scikit-learn's 8x8 digits ({X.shape[0]:,} images of "
-        f"8x8 pixels), because {reason}. Results will not be comparable to MNIST. "
-        f"To get MNIST, set MNIST_DIR to a folder with the IDX files "
-        f"(t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz and optionally the train-* "
-        f"files) or connect to the network so OpenML's mnist_784 can be downloaded."
-    )
-    # Both: the warning can be filtered or turned into an error by tests and
-    # scripts; the banner is what a person in a notebook actually notices.
-    warnings.warn(message, NotMNISTWarning, stacklevel=3)
-    bar = "!" * 78
-    print(f"\n{bar}\n!! NOT MNIST !!\n{message}\n{bar}\n", file=sys.stderr)
-    return Digits(X, y, "scikit-learn 8x8 digits (NOT MNIST)", "sklearn-digits", (8, 8), None)
+def _load_builtin() -> Digits:
+    paths = []
+    for base in (_TEST_IMAGES, _TEST_LABELS):
+        path = BUILTIN_DIR / f"{base}.gz"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"nnlab's built-in MNIST file {path} is missing: this installation of nnlab is "
+                f"incomplete. Reinstall it (pip install --force-reinstall nnlab, or pip install -e . "
+                f"in a clone of the course)."
+            )
+        verify_sha256(path, BUILTIN_SHA256[path.name])
+        paths.append(path)
+    images, labels = _load_pair(paths[0], paths[1])
+    X = images.reshape(images.shape[0], -1).astype(np.float64)
+    X /= 255.0
+    return Digits(X, labels, BUILTIN_SOURCE, "builtin", MNIST_IMAGE_SHAPE, None)
 
 
 # ---------------------------------------------------------------------------
@@ -370,78 +377,104 @@ def _load_sklearn_digits(reason: str) -> Digits:
 def load_mnist(
     mnist_dir: str | os.PathLike | None = None,
     *,
+    full: bool = False,
     use_openml: bool = True,
     data_home: str | os.PathLike | None = None,
 ) -> Digits:
-    """Load MNIST from a local folder, else OpenML, else (loudly) 8x8 digits.
+    """Load MNIST: the 10,000 built-in images, or the full 70,000 when asked for.
+
+    With no arguments this returns MNIST's official test split, which ships
+    inside nnlab: the same 10,000 images on every machine, with or without a
+    network, whatever the environment says. The full data set is read only
+    when it is asked for, so no environment variable can silently change
+    what a notebook computes.
 
     Parameters
     ----------
     mnist_dir : str or path-like, optional
         Folder with MNIST IDX files (``.gz`` or plain, canonical or dotted
-        names such as ``t10k-images.idx3-ubyte``). Defaults to the
-        ``MNIST_DIR`` environment variable. With all four files the result
-        has 70,000 samples, the first 60,000 being the official training
-        split; with only the two ``t10k`` files, the 10,000 test images.
-        Checksums are verified where known (see
+        names such as ``t10k-images.idx3-ubyte``). With all four files the
+        result has 70,000 samples, the first 60,000 being the official
+        training split; with only the two ``t10k`` files, the 10,000 test
+        images. Checksums are verified where known (see
         :func:`nnlab.idx.verify_checksum`).
+    full : bool, default=False
+        Load the full 60,000 / 10,000 data: from ``mnist_dir`` if given,
+        else from the folder named by the ``MNIST_DIR`` environment
+        variable, else OpenML's ``mnist_784``. Fails (never falls back to
+        the built-in images) when none of them holds the full set.
     use_openml : bool, default=True
-        Try OpenML's ``mnist_784`` when no folder is given. False skips it
-        (offline runs, tests).
+        With ``full=True`` and no folder, try OpenML's ``mnist_784``
+        (needs a network once, then ``data_home``'s cache).
     data_home : str or path-like, optional
-        scikit-learn's download cache; after one successful download OpenML
-        data loads from here without network.
+        scikit-learn's download cache for OpenML.
 
     Returns
     -------
     Digits
-        ``X`` of shape (n_samples, 784) (or (1797, 64) for the fallback),
-        float64 in [0, 1]; ``y`` of shape (n_samples,), int64 in 0..9.
-        ``X, y = load_mnist()`` also works.
+        ``X`` of shape (n_samples, 784), float64 in [0, 1]; ``y`` of shape
+        (n_samples,), int64 in 0..9. ``X, y = load_mnist()`` also works.
+        ``describe()`` says which data it is.
 
     Raises
     ------
     FileNotFoundError
-        If a folder is named (argument or ``MNIST_DIR``) but does not exist
-        or has no usable pair of files -- a wrong folder is an error, not a
-        reason to quietly use other data.
+        If a folder is named (argument or, with ``full=True``,
+        ``MNIST_DIR``) but does not exist or has no usable pair of files; if
+        ``full=True`` and no source holds the 60,000 training images; if a
+        built-in file is missing.
     nnlab.idx.IDXError
-        If a file is corrupt or fails its checksum.
+        If a file is corrupt or fails its checksum (the message names it).
     ValueError
         If the images and labels do not fit together (counts, labels outside
         0..9, images not 28x28).
-
-    Warns
-    -----
-    NotMNISTWarning
-        When falling back to scikit-learn's 8x8 digits (also printed as a
-        banner on stderr).
     """
     if mnist_dir is not None:
         data = _load_idx_folder(Path(mnist_dir), "mnist_dir argument")
-    elif os.environ.get("MNIST_DIR"):
-        data = _load_idx_folder(Path(os.environ["MNIST_DIR"]), "MNIST_DIR environment variable")
+        if full:
+            _require_full(data, f"the folder {mnist_dir}")
+    elif full:
+        data = _load_full(use_openml=use_openml, data_home=data_home)
     else:
-        reason = "MNIST_DIR is not set"
-        data = None
-        if use_openml:
-            try:
-                data = _load_openml(data_home)
-            except _NETWORK_ERRORS as exc:
-                logger.warning("could not download OpenML mnist_784: %s", exc)
-                reason += f" and OpenML could not be reached ({type(exc).__name__}: {exc})"
-        else:
-            reason += " and OpenML was skipped (use_openml=False)"
-        if data is None:
-            data = _load_sklearn_digits(reason)
+        data = _load_builtin()
 
     line = f"nnlab: loaded {data.describe()}"
     logger.info(line)
     if not logger.hasHandlers():
         # Logging not configured (typical in a notebook): still say which data
         # is in use, since that decides whether results mean anything.
-        print(line, file=sys.stderr)
+        print(line)
     return data
+
+
+def _load_full(*, use_openml: bool, data_home: str | os.PathLike | None) -> Digits:
+    if os.environ.get("MNIST_DIR"):
+        folder = os.environ["MNIST_DIR"]
+        data = _load_idx_folder(Path(folder), "MNIST_DIR environment variable")
+        _require_full(data, f"MNIST_DIR={folder}")
+        return data
+    reason = "MNIST_DIR is not set"
+    if use_openml:
+        try:
+            return _load_openml(data_home)
+        except _NETWORK_ERRORS as exc:
+            reason += f" and OpenML could not be reached ({type(exc).__name__}: {exc})"
+    else:
+        reason += " and OpenML was not to be used (use_openml=False)"
+    raise FileNotFoundError(
+        f"the full MNIST set (60,000 training / 10,000 test images) is not available: {reason}.\n"
+        f"  Set MNIST_DIR to a folder with {_TRAIN_IMAGES}.gz, {_TRAIN_LABELS}.gz, {_TEST_IMAGES}.gz and "
+        f"{_TEST_LABELS}.gz, or connect to the network once so OpenML's mnist_784 can be cached.\n"
+        f"  Without full=True, load_mnist() returns the 10,000 images built into nnlab."
+    )
+
+
+def _require_full(data: Digits, where: str) -> None:
+    if data.n_official_train is None:
+        raise FileNotFoundError(
+            f"the full MNIST set was asked for, but {where} holds only the {len(data):,} test images: "
+            f"add {_TRAIN_IMAGES}.gz and {_TRAIN_LABELS}.gz beside them"
+        )
 
 
 # ---------------------------------------------------------------------------

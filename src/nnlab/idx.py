@@ -13,6 +13,7 @@ Public API
 read_idx(path) -> np.ndarray
 write_idx(path, array) -> None
 verify_checksum(path, expected_md5=None) -> str | None
+verify_sha256(path, expected) -> str
 OFFICIAL_MD5 : dict[str, str]
 IDXError : ValueError
 """
@@ -38,6 +39,7 @@ __all__ = [
     "read_idx",
     "write_idx",
     "verify_checksum",
+    "verify_sha256",
     "read_md5sums",
 ]
 
@@ -270,12 +272,47 @@ def read_md5sums(sums_path: os.PathLike | str) -> dict[str, str]:
     return sums
 
 
-def _md5_of(path: Path) -> str:
-    h = hashlib.md5(usedforsecurity=False)
+def _digest_of(path: Path, algorithm: str) -> str:
+    h = hashlib.new(algorithm, usedforsecurity=False)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _md5_of(path: Path) -> str:
+    return _digest_of(path, "md5")
+
+
+def verify_sha256(path: os.PathLike | str, expected: str) -> str:
+    """Check a file's SHA-256.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file to check.
+    expected : str
+        64 hex digits.
+
+    Returns
+    -------
+    str
+        The verified SHA-256 (lower-case hex).
+
+    Raises
+    ------
+    IDXError
+        If the digest differs (naming the file, the expected and the actual value).
+    """
+    path = Path(path)
+    actual = _digest_of(path, "sha256")
+    if actual != expected.lower():
+        raise _fail(
+            path,
+            f"SHA-256 checksum mismatch: expected {expected.lower()}, got {actual}; "
+            f"the file is damaged or is not the file it is named after",
+        )
+    return actual
 
 
 def verify_checksum(

@@ -50,14 +50,14 @@ The kernel is started by a small bootstrap (``python -I -S -c BOOTSTRAP``) that,
    an empty read-only tmpfs on every ``Limits.hide_paths`` entry (``/dev/null`` over files), and on any
    folder that would stop the unprivileged user from reaching the interpreter (e.g. a 0700 ``/root``
    holding a pyenv Python). Then the working copy, the kernel's runtime folder, the interpreter and the
-   folders on the kernel's ``sys.path`` (virtualenv, the editable ``nnlab``) and ``$MNIST_DIR`` are bound
+   folders on the kernel's ``sys.path`` (virtualenv, the editable ``nnlab`` with its built-in MNIST) are bound
    back at their own paths (read-only, except the working copy and the runtime folder).
 3. sets the rlimits (address space, file size, no core dumps, open files, CPU-time backstop, and
    ``RLIMIT_NPROC`` once unprivileged), chowns the working copy to the sandbox user, checks the user can
    run the interpreter, drops to that user (``Limits.run_as``, default ``nobody``; no supplementary
    groups), sets ``PR_SET_NO_NEW_PRIVS`` (no setuid escalation) and a parent-death SIGKILL, and execs
    ipykernel with ``cwd`` = the working copy and a scrubbed environment (``HOME`` = the working copy;
-   only ``PATH``, ``MNIST_DIR``, ``PYTHONHASHSEED``, ``LANG``, ``LC_ALL``, ``TZ`` are passed through;
+   only ``PATH``, ``PYTHONHASHSEED``, ``LANG``, ``LC_ALL``, ``TZ`` are passed through;
    IPython, matplotlib, Jupyter and cache folders point into the private runtime folder).
 
 Each step that the platform refuses (not root, no namespaces, not Linux) is skipped and reported:
@@ -137,7 +137,7 @@ MB = 1000**2
 TRUNCATION_MARKER = "[output truncated: {n} bytes]"
 
 #: Environment variables passed through to the kernel (everything else is dropped).
-ENV_KEEP = ("PATH", "MNIST_DIR", "PYTHONHASHSEED", "LANG", "LC_ALL", "TZ")
+ENV_KEEP = ("PATH", "PYTHONHASHSEED", "LANG", "LC_ALL", "TZ")
 
 #: Folders given a private, size-limited tmpfs inside the sandbox.
 PRIVATE_TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
@@ -178,7 +178,7 @@ class Limits:
     #: file, a folder over a folder), when mount namespaces work
     replace_paths: tuple[tuple[str, str], ...] = ()
     #: extra paths bound back read-only if they are under a hidden path (the working copy, the
-    #: interpreter, the kernel's sys.path and $MNIST_DIR are always kept)
+    #: interpreter and the kernel's sys.path are always kept)
     keep_paths: tuple[str, ...] = ()
     #: OMP/OpenBLAS/MKL threads of the kernel (None: library default)
     threads: int | None = 1
@@ -724,8 +724,6 @@ def _plan(workdir: str, kdir: str, limits: Limits, user: dict[str, Any] | None) 
     """The bootstrap's configuration: namespaces, mounts, rlimits, user."""
     keeps = [{"path": workdir, "ro": False}, {"path": kdir, "ro": False}]
     readable = list(_kernel_sys_path())
-    if os.environ.get("MNIST_DIR"):
-        readable.append(os.path.abspath(os.environ["MNIST_DIR"]))
     readable += [os.path.abspath(p) for p in limits.keep_paths]
     for path in readable:
         if os.path.exists(path) and all(k["path"] != path for k in keeps):
