@@ -2,7 +2,7 @@
 
 import os
 
-c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
+c = get_config()
 
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.course_id = "nnlab"
@@ -11,7 +11,9 @@ c.CourseDirectory.release_directory = "release"
 c.CourseDirectory.submitted_directory = "submitted"
 c.CourseDirectory.autograded_directory = "autograded"
 c.CourseDirectory.feedback_directory = "feedback"
-c.CourseDirectory.db_url = os.environ.get("NNLAB_DB_URL", "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook.db"))
+c.CourseDirectory.db_url = os.environ.get(
+    "NNLAB_DB_URL", "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook.db")
+)
 # Only the notebooks are course material; checkpoints and caches never travel with them.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
 

@@ -85,10 +85,9 @@ def cpu_model() -> str:
 
 
 def machine() -> dict:
-    from threadpoolctl import threadpool_info
-
     import scipy
     import sklearn
+    from threadpoolctl import threadpool_info
 
     try:
         usable = len(os.sched_getaffinity(0))
@@ -116,16 +115,22 @@ def machine() -> dict:
 
 
 def print_machine(info: dict) -> None:
-    print(f"machine: {info['cpu']}, {info['usable_cores']} usable of {info['logical_cores']} logical cores, {info['memory_gib']} GiB")
+    print(
+        f"machine: {info['cpu']}, {info['usable_cores']} usable of {info['logical_cores']} logical cores, {info['memory_gib']} GiB"
+    )
     print(f"python {info['python']}, numpy {info['numpy']}, scipy {info['scipy']}, scikit-learn {info['scikit-learn']}")
     for b in info["blas"]:
-        print(f"BLAS ({b['loaded_by']}): {b['internal_api']} {b['version']} {b['architecture']}, {b['num_threads']} threads [{b['library']}]")
-    print(f"load average (1, 5, 15 min) at start: {info['load_average_at_start']}  (other work on the machine slows every timing)")
+        print(
+            f"BLAS ({b['loaded_by']}): {b['internal_api']} {b['version']} {b['architecture']}, {b['num_threads']} threads [{b['library']}]"
+        )
+    print(
+        f"load average (1, 5, 15 min) at start: {info['load_average_at_start']}  (other work on the machine slows every timing)"
+    )
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+    line = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
     return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, rows)])
 
 
@@ -137,7 +142,10 @@ def get_data(full: bool) -> tuple[dict, tuple | None]:
     if not full:
         data = load_mnist()
         parts = split(data, seed=0)
-        return {"source": data.describe(), "split": "offline: 80/20 stratified split (seed 0) of the images found"}, parts
+        return {
+            "source": data.describe(),
+            "split": "offline: 80/20 stratified split (seed 0) of the images found",
+        }, parts
     try:
         data = load_mnist(full=True)
     except FileNotFoundError as exc:
@@ -173,11 +181,14 @@ def bench_training(parts, repeat: int, full: bool) -> dict:
         return result
 
     tutorial_settings = f"{TUTORIAL['epochs']} epochs x {TUTORIAL['batches']} batches of {batch}, eta {TUTORIAL['learning_rate']}, sigmoid {N_HIDDEN}"
-    print(f"training ({n_train:,} training / {len(y_test):,} held-out images, wall-clock median of {repeat}):", flush=True)
+    print(
+        f"training ({n_train:,} training / {len(y_test):,} held-out images, wall-clock median of {repeat}):", flush=True
+    )
 
     def tutorial_run(report_costs):
         def run():
             return tutorial.train(X, Y, X_held, Y_held, n_h=N_HIDDEN, report_costs=report_costs, **TUTORIAL)
+
         return run
 
     def tutorial_accuracy(result):
@@ -187,39 +198,76 @@ def bench_training(parts, repeat: int, full: bool) -> dict:
         return float(np.mean(tutorial.predict(X_held, params) == y_test))
 
     with np.errstate(all="ignore"):  # the tutorial's softmax may overflow; that is counted, not raised
-        record("tutorial_as_written", "tutorial's code as written (per-epoch costs)", tutorial_run(True), tutorial_accuracy, tutorial_settings)
-        result = record("tutorial_train_only", "tutorial's code, training only (no per-epoch costs)", tutorial_run(False), tutorial_accuracy, tutorial_settings)
+        record(
+            "tutorial_as_written",
+            "tutorial's code as written (per-epoch costs)",
+            tutorial_run(True),
+            tutorial_accuracy,
+            tutorial_settings,
+        )
+        result = record(
+            "tutorial_train_only",
+            "tutorial's code, training only (no per-epoch costs)",
+            tutorial_run(False),
+            tutorial_accuracy,
+            tutorial_settings,
+        )
     rows["tutorial_train_only"]["nan_columns"] = result[2]
 
     def accuracy_of(dtype):
         X_eval = X_held.astype(dtype)
         return lambda params: R.accuracy(y_test, R.predict(X_eval, params))
 
-    same = dict(learning_rate=TUTORIAL["learning_rate"], epochs=TUTORIAL["epochs"], batch_size=batch, seed=0, init="scaled")
+    same = dict(
+        learning_rate=TUTORIAL["learning_rate"], epochs=TUTORIAL["epochs"], batch_size=batch, seed=0, init="scaled"
+    )
     for dtype in (np.float64, np.float32):
         name = np.dtype(dtype).name
         X_d, Y_d = X.astype(dtype), Y.astype(dtype)  # converted once, outside the timing
-        record(f"reference_tutorial_settings_{name}", f"reference, tutorial's settings, {name}",
-               lambda: R.train_sgd(X_d, Y_d, dtype=dtype, **same), accuracy_of(dtype), tutorial_settings + ", scaled init", name)
+        record(
+            f"reference_tutorial_settings_{name}",
+            f"reference, tutorial's settings, {name}",
+            lambda: R.train_sgd(X_d, Y_d, dtype=dtype, **same),
+            accuracy_of(dtype),
+            tutorial_settings + ", scaled init",
+            name,
+        )
     for dtype in (np.float64, np.float32):
         name = np.dtype(dtype).name
         X_d, Y_d, X_hd, Y_hd = X.astype(dtype), Y.astype(dtype), X_held.astype(dtype), Y_held.astype(dtype)
-        record(f"reference_tutorial_settings_with_losses_{name}", f"reference, tutorial's settings + per-epoch losses, {name}",
-               lambda: R.train_with_validation(X_d, Y_d, X_hd, Y_hd, dtype=dtype, **same)[0], accuracy_of(dtype),
-               tutorial_settings + ", losses on both sets every epoch (train_with_validation)", name)
+        record(
+            f"reference_tutorial_settings_with_losses_{name}",
+            f"reference, tutorial's settings + per-epoch losses, {name}",
+            lambda: R.train_with_validation(X_d, Y_d, X_hd, Y_hd, dtype=dtype, **same)[0],
+            accuracy_of(dtype),
+            tutorial_settings + ", losses on both sets every epoch (train_with_validation)",
+            name,
+        )
 
     defaults = f"plain SGD: batch {R.DEFAULT_BATCH_SIZE}, learning rate {R.DEFAULT_LEARNING_RATE}, {R.DEFAULT_EPOCHS} epochs, scaled init, seed 0"
     recommended = "R.RECOMMENDED: " + ", ".join(f"{k}={v}" for k, v in R.RECOMMENDED.items()) + ", scaled init, seed 0"
     for dtype in (np.float64, np.float32):
         name = np.dtype(dtype).name
         X_d, Y_d = X.astype(dtype), Y.astype(dtype)
-        record(f"reference_defaults_{name}", f"reference, plain-SGD defaults, {name}",
-               lambda: R.train_sgd(X_d, Y_d, dtype=dtype), accuracy_of(dtype), defaults, name)
+        record(
+            f"reference_defaults_{name}",
+            f"reference, plain-SGD defaults, {name}",
+            lambda: R.train_sgd(X_d, Y_d, dtype=dtype),
+            accuracy_of(dtype),
+            defaults,
+            name,
+        )
     for dtype in (np.float64, np.float32):
         name = np.dtype(dtype).name
         X_d, Y_d = X.astype(dtype), Y.astype(dtype)
-        record(f"reference_recommended_{name}", f"reference, recommended settings, {name}" + (" (the default dtype)" if dtype is np.float64 else ""),
-               lambda: R.train_sgd(X_d, Y_d, dtype=dtype, **R.RECOMMENDED), accuracy_of(dtype), recommended, name)
+        record(
+            f"reference_recommended_{name}",
+            f"reference, recommended settings, {name}" + (" (the default dtype)" if dtype is np.float64 else ""),
+            lambda: R.train_sgd(X_d, Y_d, dtype=dtype, **R.RECOMMENDED),
+            accuracy_of(dtype),
+            recommended,
+            name,
+        )
 
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
@@ -227,23 +275,34 @@ def bench_training(parts, repeat: int, full: bool) -> dict:
     def mlp():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            return MLPClassifier(hidden_layer_sizes=(N_HIDDEN,), activation="logistic", random_state=0).fit(X_train, y_train)
+            return MLPClassifier(hidden_layer_sizes=(N_HIDDEN,), activation="logistic", random_state=0).fit(
+                X_train, y_train
+            )
 
-    model = record("mlpclassifier", f"scikit-learn MLPClassifier(({N_HIDDEN},), activation='logistic')", mlp,
-                   lambda m: float(m.score(X_test, y_test)), "defaults: adam, lr 1e-3, batch 200, stops when the loss stalls, random_state 0")
+    model = record(
+        "mlpclassifier",
+        f"scikit-learn MLPClassifier(({N_HIDDEN},), activation='logistic')",
+        mlp,
+        lambda m: float(m.score(X_test, y_test)),
+        "defaults: adam, lr 1e-3, batch 200, stops when the loss stalls, random_state 0",
+    )
     rows["mlpclassifier"]["n_iter"] = int(model.n_iter_)
     rows["mlpclassifier"]["settings"] += f" ({model.n_iter_} epochs)"
     return rows
 
 
 def summarise_training(rows: dict) -> dict:
-    t = lambda key: rows[key]["median_s"]  # noqa: E731
-    a = lambda key: rows[key]["accuracy"]  # noqa: E731
+    t = lambda key: rows[key]["median_s"]
+    a = lambda key: rows[key]["accuracy"]
     out = {}
     for name in ("float64", "float32"):
         out[f"speedup_train_only_{name}"] = t("tutorial_train_only") / t(f"reference_tutorial_settings_{name}")
-        out[f"speedup_as_written_vs_with_losses_{name}"] = t("tutorial_as_written") / t(f"reference_tutorial_settings_with_losses_{name}")
-        out[f"accuracy_points_reference_minus_tutorial_{name}"] = 100 * (a(f"reference_tutorial_settings_{name}") - a("tutorial_train_only"))
+        out[f"speedup_as_written_vs_with_losses_{name}"] = t("tutorial_as_written") / t(
+            f"reference_tutorial_settings_with_losses_{name}"
+        )
+        out[f"accuracy_points_reference_minus_tutorial_{name}"] = 100 * (
+            a(f"reference_tutorial_settings_{name}") - a("tutorial_train_only")
+        )
         for kind in ("defaults", "recommended"):
             out[f"{kind}_time_over_mlp_{name}"] = t(f"reference_{kind}_{name}") / t("mlpclassifier")
             out[f"{kind}_accuracy_{name}"] = a(f"reference_{kind}_{name}")
@@ -300,13 +359,21 @@ def bench_loop(parts, repeat: int, quick: bool, gemm: dict) -> dict:
                 seconds.append(time.perf_counter() - start)
             rates = [flops * epochs / s / 1e9 for s in seconds]
             out[f"{name}_batch{batch}"] = {
-                "dtype": name, "batch_size": batch, "epochs": epochs, "seconds": seconds, "paired_gemm_gflops": gemms,
-                "ms_per_epoch": 1000 * statistics.median(seconds) / epochs, "gflops": statistics.median(rates),
+                "dtype": name,
+                "batch_size": batch,
+                "epochs": epochs,
+                "seconds": seconds,
+                "paired_gemm_gflops": gemms,
+                "ms_per_epoch": 1000 * statistics.median(seconds) / epochs,
+                "gflops": statistics.median(rates),
                 "fraction_of_gemm": statistics.median(r / g for r, g in zip(rates, gemms)),
             }
             v = out[f"{name}_batch{batch}"]
-            print(f"  reference loop, batch {batch:5d}, {name}: {v['ms_per_epoch']:7.1f} ms/epoch, {v['gflops']:6.1f} GFLOP/s, "
-                  f"{v['fraction_of_gemm']:.0%} of the GEMM rate measured alongside", flush=True)
+            print(
+                f"  reference loop, batch {batch:5d}, {name}: {v['ms_per_epoch']:7.1f} ms/epoch, {v['gflops']:6.1f} GFLOP/s, "
+                f"{v['fraction_of_gemm']:.0%} of the GEMM rate measured alongside",
+                flush=True,
+            )
     return out
 
 
@@ -365,20 +432,34 @@ def memory_child(kind: str) -> None:
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
-    print(json.dumps({
-        "data": note, "n_train": len(y_train), "n_test": len(y_test),
-        "rss_after_imports": rss_imports, "rss_after_data": rss_data,
-        "peak_rss": peak, "training_peak_allocations": traced_peak,
-    }))
+    print(
+        json.dumps(
+            {
+                "data": note,
+                "n_train": len(y_train),
+                "n_test": len(y_test),
+                "rss_after_imports": rss_imports,
+                "rss_after_data": rss_data,
+                "peak_rss": peak,
+                "training_peak_allocations": traced_peak,
+            }
+        )
+    )
 
 
 def bench_memory(full_available: bool) -> dict:
     out = {}
     kinds = ["offline", "synthetic70k"] + (["full"] if full_available else [])
     for kind in kinds:
-        result = subprocess.run([sys.executable, __file__, "--memory-child", kind], capture_output=True, text=True, env=os.environ)
+        result = subprocess.run(
+            [sys.executable, __file__, "--memory-child", kind], capture_output=True, text=True, env=os.environ
+        )
         if result.returncode != 0:
-            out[kind] = {"error": result.stderr.strip().splitlines()[-1] if result.stderr.strip() else f"exit {result.returncode}"}
+            out[kind] = {
+                "error": result.stderr.strip().splitlines()[-1]
+                if result.stderr.strip()
+                else f"exit {result.returncode}"
+            }
             continue
         out[kind] = json.loads(result.stdout.strip().splitlines()[-1])
         print(f"  {out[kind]['data'][:60]:<60} peak RSS {out[kind]['peak_rss'] / 1e6:6.0f} MB", flush=True)
@@ -388,7 +469,9 @@ def bench_memory(full_available: bool) -> dict:
         # all of them are held (70,000 with the full IDX files); what training allocates grows with
         # the number of training images.
         extra_images = 70_000 - (o["n_train"] + o["n_test"])
-        out["projection_60k"] = int(o["peak_rss"] + extra_images * 784 * 8 + o["training_peak_allocations"] * (60_000 / o["n_train"] - 1))
+        out["projection_60k"] = int(
+            o["peak_rss"] + extra_images * 784 * 8 + o["training_peak_allocations"] * (60_000 / o["n_train"] - 1)
+        )
     return out
 
 
@@ -399,7 +482,9 @@ def bench_notebooks(repeat: int) -> dict:
     folder = REPO / "notebooks"
     paths = sorted(folder.glob("[0-9][0-9]-*.ipynb")) if folder.is_dir() else []
     if not paths:
-        return {"status": f"not built yet: no notebooks/NN-topic.ipynb in {folder} (`nnlab build` or `nnlab course` makes them)"}
+        return {
+            "status": f"not built yet: no notebooks/NN-topic.ipynb in {folder} (`nnlab build` or `nnlab course` makes them)"
+        }
     import nbformat
     from nbclient import NotebookClient
 
@@ -408,7 +493,9 @@ def bench_notebooks(repeat: int) -> dict:
         seconds, error = [], None
         for _ in range(repeat):
             notebook = nbformat.read(path, as_version=4)
-            client = NotebookClient(notebook, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(folder)}})
+            client = NotebookClient(
+                notebook, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+            )
             start = time.perf_counter()
             try:
                 client.execute(stderr=subprocess.DEVNULL)  # kernels' log chatter; cell errors still raise
@@ -418,7 +505,10 @@ def bench_notebooks(repeat: int) -> dict:
             if error:
                 break
         out["notebooks"][path.name] = {"seconds": seconds, "median_s": statistics.median(seconds), "error": error}
-        print(f"  {path.name:<32} {statistics.median(seconds):8.1f} s" + (f"  FAILED: {error}" if error else ""), flush=True)
+        print(
+            f"  {path.name:<32} {statistics.median(seconds):8.1f} s" + (f"  FAILED: {error}" if error else ""),
+            flush=True,
+        )
     out["series_s"] = sum(nb["median_s"] for nb in out["notebooks"].values())
     print(f"  {'whole series (sum)':<32} {out['series_s']:8.1f} s")
     return out
@@ -440,7 +530,9 @@ def bench_autograde(repeat: int, assignment: str | None) -> dict:
     root = REPO
     submitted = root / "submitted"
     if not (root / "nbgrader_config.py").is_file() or not submitted.is_dir():
-        return {"status": f"not available: no course with submissions ({submitted} does not exist; `nnlab build` makes the sample class)"}
+        return {
+            "status": f"not available: no course with submissions ({submitted} does not exist; `nnlab build` makes the sample class)"
+        }
     by_assignment: dict[str, int] = {}
     for folder in submitted.glob("*/*"):
         if folder.is_dir() and any(folder.glob("*.ipynb")):
@@ -468,7 +560,13 @@ def bench_autograde(repeat: int, assignment: str | None) -> dict:
         nbgrader = [sys.executable, "-m", "nbgrader"]
         if not (course / "gradebook.db").exists():
             # The gradebook learns the assignment from generate_assignment (untimed).
-            prep = subprocess.run([*nbgrader, "generate_assignment", assignment, "--force"], cwd=course, env=env, capture_output=True, text=True)
+            prep = subprocess.run(
+                [*nbgrader, "generate_assignment", assignment, "--force"],
+                cwd=course,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             if prep.returncode:
                 return {"status": f"not available: nbgrader generate_assignment failed: {prep.stderr.strip()[-300:]}"}
 
@@ -479,12 +577,20 @@ def bench_autograde(repeat: int, assignment: str | None) -> dict:
                 result = subprocess.run(command, cwd=course, env=env, capture_output=True, text=True)
                 seconds.append(time.perf_counter() - start)
                 if result.returncode:
-                    return {"status": f"failed (exit {result.returncode}): {(result.stderr or result.stdout).strip()[-300:]}", "seconds": seconds}
+                    return {
+                        "status": f"failed (exit {result.returncode}): {(result.stderr or result.stdout).strip()[-300:]}",
+                        "seconds": seconds,
+                    }
             median = statistics.median(seconds)
-            print(f"  {label:<44} {median / n_submissions:8.1f} s per submission ({median:.1f} s for {n_submissions})", flush=True)
+            print(
+                f"  {label:<44} {median / n_submissions:8.1f} s per submission ({median:.1f} s for {n_submissions})",
+                flush=True,
+            )
             return {"status": "ok", "seconds": seconds, "median_s": median, "per_submission_s": median / n_submissions}
 
-        out["nbgrader_autograde"] = run([*nbgrader, "autograde", assignment, "--force", "--create"], "nbgrader autograde --force")
+        out["nbgrader_autograde"] = run(
+            [*nbgrader, "autograde", assignment, "--force", "--create"], "nbgrader autograde --force"
+        )
         nnlab = nnlab_command()
         help_text = ""
         if nnlab:
@@ -501,7 +607,9 @@ def bench_autograde(repeat: int, assignment: str | None) -> dict:
         else:
             workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
             out["nnlab_grade_1_worker"] = run([*base, option, "1"], f"nnlab grade {option} 1")
-            out[f"nnlab_grade_{workers}_workers"] = run([*base, option, str(workers)], f"nnlab grade {option} {workers}")
+            out[f"nnlab_grade_{workers}_workers"] = run(
+                [*base, option, str(workers)], f"nnlab grade {option} {workers}"
+            )
     return out
 
 
@@ -514,41 +622,55 @@ def targets(summary: dict, loop: dict, memory: dict, full_mode: bool) -> list[tu
     # Like for like: the same work on both sides (training alone, or training plus the losses on
     # both sets every epoch), in one of the reference's precisions, both comparisons at 10x or more.
     met_in = [
-        name for name in ("float64", "float32")
+        name
+        for name in ("float64", "float32")
         if min(s[f"speedup_train_only_{name}"], s[f"speedup_as_written_vs_with_losses_{name}"]) >= 10
         and abs(s[f"accuracy_points_reference_minus_tutorial_{name}"]) <= 1
     ]
-    out.append((
-        "reference >= 10x faster than the tutorial's code at its settings, accuracy within 1 point",
-        bool(met_in),
-        "; ".join(
-            f"{name}: {s[f'speedup_train_only_{name}']:.1f}x training only, "
-            f"{s[f'speedup_as_written_vs_with_losses_{name}']:.1f}x with per-epoch losses on both sides, "
-            f"accuracy {s[f'accuracy_points_reference_minus_tutorial_{name}']:+.2f} points"
-            for name in ("float64", "float32")
-        ),
-    ))
-    out.append((
-        "best settings >= 96 % held-out in no more time than MLPClassifier (ratio <= 1.0)"
-        + (" [measured on the offline split; this run is --full]" if full_mode else ""),
-        None if full_mode else s["recommended_accuracy_float64"] >= 0.96 and s["recommended_time_over_mlp_float64"] <= 1.0,
-        f"R.RECOMMENDED: {s['recommended_accuracy_float64']:.2%} in {s['recommended_time_over_mlp_float64']:.2f}x MLPClassifier's time "
-        f"(float32: {s['recommended_accuracy_float32']:.2%} in {s['recommended_time_over_mlp_float32']:.2f}x); "
-        f"plain-SGD defaults {s['defaults_accuracy_float64']:.2%} in {s['defaults_time_over_mlp_float64']:.2f}x; "
-        f"MLPClassifier {s['mlp_accuracy']:.2%}",
-    ))
+    out.append(
+        (
+            "reference >= 10x faster than the tutorial's code at its settings, accuracy within 1 point",
+            bool(met_in),
+            "; ".join(
+                f"{name}: {s[f'speedup_train_only_{name}']:.1f}x training only, "
+                f"{s[f'speedup_as_written_vs_with_losses_{name}']:.1f}x with per-epoch losses on both sides, "
+                f"accuracy {s[f'accuracy_points_reference_minus_tutorial_{name}']:+.2f} points"
+                for name in ("float64", "float32")
+            ),
+        )
+    )
+    out.append(
+        (
+            "best settings >= 96 % held-out in no more time than MLPClassifier (ratio <= 1.0)"
+            + (" [measured on the offline split; this run is --full]" if full_mode else ""),
+            None
+            if full_mode
+            else s["recommended_accuracy_float64"] >= 0.96 and s["recommended_time_over_mlp_float64"] <= 1.0,
+            f"R.RECOMMENDED: {s['recommended_accuracy_float64']:.2%} in {s['recommended_time_over_mlp_float64']:.2f}x MLPClassifier's time "
+            f"(float32: {s['recommended_accuracy_float32']:.2%} in {s['recommended_time_over_mlp_float32']:.2f}x); "
+            f"plain-SGD defaults {s['defaults_accuracy_float64']:.2%} in {s['defaults_time_over_mlp_float64']:.2f}x; "
+            f"MLPClassifier {s['mlp_accuracy']:.2%}",
+        )
+    )
     large = {k: v for k, v in loop.items() if v["dtype"] == "float32" and v["batch_size"] >= 256}
     worst = min(large.values(), key=lambda v: v["fraction_of_gemm"])
-    out.append((
-        "training loop >= 50 % of the float32 GEMM rate at batch sizes >= 256",
-        worst["fraction_of_gemm"] >= 0.5,
-        "float32: " + ", ".join(f"batch {v['batch_size']}: {v['fraction_of_gemm']:.0%}" for v in large.values()),
-    ))
+    out.append(
+        (
+            "training loop >= 50 % of the float32 GEMM rate at batch sizes >= 256",
+            worst["fraction_of_gemm"] >= 0.5,
+            "float32: " + ", ".join(f"batch {v['batch_size']}: {v['fraction_of_gemm']:.0%}" for v in large.values()),
+        )
+    )
     name = "--full: >= 97.5 % test accuracy on 60,000 / 10,000 with 64 sigmoid units (R.RECOMMENDED)"
     if full_mode:
-        out.append((name, s["recommended_accuracy_float64"] >= 0.975,
-                    f"{s['recommended_accuracy_float64']:.2%} in {s['recommended_time_over_mlp_float64']:.2f}x MLPClassifier's time "
-                    f"(plain-SGD defaults {s['defaults_accuracy_float64']:.2%}); MLPClassifier {s['mlp_accuracy']:.2%}"))
+        out.append(
+            (
+                name,
+                s["recommended_accuracy_float64"] >= 0.975,
+                f"{s['recommended_accuracy_float64']:.2%} in {s['recommended_time_over_mlp_float64']:.2f}x MLPClassifier's time "
+                f"(plain-SGD defaults {s['defaults_accuracy_float64']:.2%}); MLPClassifier {s['mlp_accuracy']:.2%}",
+            )
+        )
     else:
         out.append((name, None, "not run: this is the offline benchmark (python benchmarks/run.py --full)"))
     if "offline" in memory and "peak_rss" in memory["offline"]:
@@ -556,21 +678,47 @@ def targets(summary: dict, loop: dict, memory: dict, full_mode: bool) -> list[tu
         p = memory.get("synthetic70k", {}).get("peak_rss")
         q = memory.get("projection_60k")
         ok = all(x < 10**9 for x in (o, p, q) if x is not None)
-        out.append(("peak RSS of a training run < 1 GB, offline and projected for 60,000", ok,
-                    f"offline {o / 1e6:.0f} MB; 60,000: projected {q / 1e6:.0f} MB, measured on tiled images "
-                    + (f"{p / 1e6:.0f} MB" if p else "n/a")))
+        out.append(
+            (
+                "peak RSS of a training run < 1 GB, offline and projected for 60,000",
+                ok,
+                f"offline {o / 1e6:.0f} MB; 60,000: projected {q / 1e6:.0f} MB, measured on tiled images "
+                + (f"{p / 1e6:.0f} MB" if p else "n/a"),
+            )
+        )
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--full", action="store_true", help="benchmark on the standard 60,000 / 10,000 split (IDX files or OpenML)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per timing; the median is reported (default: %(default)s)")
-    parser.add_argument("--slow-repeat", type=int, default=1, help="runs per notebook and per autograding command (default: %(default)s)")
-    parser.add_argument("--json", type=Path, default=HERE / "results.json", help="where to write all results (default: %(default)s)")
-    parser.add_argument("--quick", action="store_true", help="one run per timing, smaller GEMMs, fewer batch sizes; no notebooks, grading or memory")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--full", action="store_true", help="benchmark on the standard 60,000 / 10,000 split (IDX files or OpenML)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per timing; the median is reported (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--slow-repeat",
+        type=int,
+        default=1,
+        help="runs per notebook and per autograding command (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--json", type=Path, default=HERE / "results.json", help="where to write all results (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="one run per timing, smaller GEMMs, fewer batch sizes; no notebooks, grading or memory",
+    )
     parser.add_argument("--assignment", help="assignment to autograde (default: the one with most submissions)")
-    parser.add_argument("--blas-threads", type=int, help="limit BLAS/OpenMP threads (threadpoolctl here, *_NUM_THREADS in child processes); default: the libraries' own")
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        help="limit BLAS/OpenMP threads (threadpoolctl here, *_NUM_THREADS in child processes); default: the libraries' own",
+    )
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)
@@ -635,7 +783,14 @@ def main(argv: list[str] | None = None) -> int:
     mlp_t = rows["mlpclassifier"]["median_s"]
     tut_t = rows["tutorial_train_only"]["median_s"]
     body = [
-        [r["label"], r["dtype"], f"{r['median_s']:.2f}", f"{r['accuracy']:.2%}", f"{tut_t / r['median_s']:.1f}x", f"{r['median_s'] / mlp_t:.2f}"]
+        [
+            r["label"],
+            r["dtype"],
+            f"{r['median_s']:.2f}",
+            f"{r['accuracy']:.2%}",
+            f"{tut_t / r['median_s']:.1f}x",
+            f"{r['median_s'] / mlp_t:.2f}",
+        ]
         for r in rows.values()
     ]
     print(table(body, ["run", "dtype", "seconds", "accuracy", "speed vs tutorial", "time / MLP"]))
@@ -643,14 +798,35 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows.values():
         print(f"  {r['label']}: {r['settings']}")
 
-    print(f"\nGEMM rate and training-loop rate ({training_flops(len(parts[2])) / 1e9:.2f} GFLOP of matrix products per epoch)")
+    print(
+        f"\nGEMM rate and training-loop rate ({training_flops(len(parts[2])) / 1e9:.2f} GFLOP of matrix products per epoch)"
+    )
     body = [[f"numpy matmul {g['n']}x{g['n']}", name, "", f"{g['gflops']:.1f}", "100%"] for name, g in gemm.items()]
-    body += [[f"reference loop, batch {v['batch_size']}", v["dtype"], f"{v['ms_per_epoch']:.1f}", f"{v['gflops']:.1f}", f"{v['fraction_of_gemm']:.0%}"] for v in loop.values()]
-    body.append(["tutorial loop, batch 800 (training only)", "float64", f"{1000 * tut_t / TUTORIAL['epochs']:.1f}", f"{tut_loop['gflops']:.1f}", f"{tut_loop['fraction_of_gemm']:.0%}"])
+    body += [
+        [
+            f"reference loop, batch {v['batch_size']}",
+            v["dtype"],
+            f"{v['ms_per_epoch']:.1f}",
+            f"{v['gflops']:.1f}",
+            f"{v['fraction_of_gemm']:.0%}",
+        ]
+        for v in loop.values()
+    ]
+    body.append(
+        [
+            "tutorial loop, batch 800 (training only)",
+            "float64",
+            f"{1000 * tut_t / TUTORIAL['epochs']:.1f}",
+            f"{tut_loop['gflops']:.1f}",
+            f"{tut_loop['fraction_of_gemm']:.0%}",
+        ]
+    )
     print(table(body, ["", "dtype", "ms/epoch", "GFLOP/s", "of GEMM"]))
 
     if memory:
-        print("\nmemory (peak resident set of a fresh process: load, split, train_with_validation with R.RECOMMENDED, 1 epoch)")
+        print(
+            "\nmemory (peak resident set of a fresh process: load, split, train_with_validation with R.RECOMMENDED, 1 epoch)"
+        )
         body = []
         for kind, m in memory.items():
             if kind == "projection_60k":
@@ -658,9 +834,18 @@ def main(argv: list[str] | None = None) -> int:
             elif "error" in m:
                 body.append([f"{kind}: {m['error']}"[:90], "", "", ""])
             else:
-                body.append([m["data"][:90], f"{m['rss_after_data'] / 1e6:.0f}", f"{m['training_peak_allocations'] / 1e6:.0f}", f"{m['peak_rss'] / 1e6:.0f}"])
+                body.append(
+                    [
+                        m["data"][:90],
+                        f"{m['rss_after_data'] / 1e6:.0f}",
+                        f"{m['training_peak_allocations'] / 1e6:.0f}",
+                        f"{m['peak_rss'] / 1e6:.0f}",
+                    ]
+                )
         print(table(body, ["data", "RSS after data, MB", "training allocations, MB", "peak RSS, MB"]))
-        print("(*) offline peak + the extra images as float64 (784 x 8 bytes each) + training allocations scaled to 60,000 images")
+        print(
+            "(*) offline peak + the extra images as float64 (784 x 8 bytes each) + training allocations scaled to 60,000 images"
+        )
 
     for key in ("notebooks", "autograde"):
         section = results[key]
@@ -672,7 +857,9 @@ def main(argv: list[str] | None = None) -> int:
         if key == "autograde" and section["status"] == "ok":
             for name, g in section.items():
                 if isinstance(g, dict):
-                    per = f"{g['per_submission_s']:.1f} s per submission" if g.get("status") == "ok" else g.get("status")
+                    per = (
+                        f"{g['per_submission_s']:.1f} s per submission" if g.get("status") == "ok" else g.get("status")
+                    )
                     print(f"  {name:<32} {per}")
 
     print("\ntargets")

@@ -53,11 +53,22 @@ def validate(setting: dict) -> dict:
     values, seconds = [], []
     for seed, (Xa, Xv, ya, yv) in enumerate(folds):
         start = time.perf_counter()
-        params = R.train_sgd(Xa.T.astype(np.float32), one_hot(ya).T.astype(np.float32), seed=seed, dtype=np.float32,
-                             batch_size=R.DEFAULT_BATCH_SIZE, **setting)
+        params = R.train_sgd(
+            Xa.T.astype(np.float32),
+            one_hot(ya).T.astype(np.float32),
+            seed=seed,
+            dtype=np.float32,
+            batch_size=R.DEFAULT_BATCH_SIZE,
+            **setting,
+        )
         seconds.append(time.perf_counter() - start)
         values.append(R.accuracy(yv, R.predict(Xv.T.astype(np.float32), params)))
-    return {**setting, "val_mean": statistics.mean(values), "val_all": values, "seconds_float32_6400": statistics.median(seconds)}
+    return {
+        **setting,
+        "val_mean": statistics.mean(values),
+        "val_all": values,
+        "seconds_float32_6400": statistics.median(seconds),
+    }
 
 
 def held_out(setting: dict) -> dict:
@@ -69,8 +80,13 @@ def held_out(setting: dict) -> dict:
         params = R.train_sgd(X_train.T, one_hot(y_train).T, seed=seed, batch_size=R.DEFAULT_BATCH_SIZE, **setting)
         secs.append(time.perf_counter() - start)
         accs.append(R.accuracy(y_test, R.predict(X_test.T, params)))
-    return {**setting, "held_out_seed0": accs[0], "held_out_mean_seeds_0_4": statistics.mean(accs), "held_out_all": accs,
-            "seconds_float64_seed0": secs[0]}
+    return {
+        **setting,
+        "held_out_seed0": accs[0],
+        "held_out_mean_seeds_0_4": statistics.mean(accs),
+        "held_out_all": accs,
+        "seconds_float64_seed0": secs[0],
+    }
 
 
 def pick(rows: list[dict], tolerance: float) -> dict:
@@ -82,8 +98,10 @@ def pick(rows: list[dict], tolerance: float) -> dict:
 
 
 def describe(s: dict) -> str:
-    return (f"shift {s['max_shift']}  {s['lr_schedule']:<8}  lr {s['learning_rate']:4.2f}  {s['epochs']:2d} epochs  "
-            f"decay {s['weight_decay']:<6g}")
+    return (
+        f"shift {s['max_shift']}  {s['lr_schedule']:<8}  lr {s['learning_rate']:4.2f}  {s['epochs']:2d} epochs  "
+        f"decay {s['weight_decay']:<6g}"
+    )
 
 
 def main(argv=None) -> int:
@@ -91,7 +109,9 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="a small grid")
     parser.add_argument("--workers", type=int, default=1, help="settings trained in parallel (default: %(default)s)")
     parser.add_argument("--top", type=int, default=4, help="best settings also checked on the held-out images")
-    parser.add_argument("--tolerance", type=float, default=0.001, help="validation accuracy treated as a tie (default: %(default)s)")
+    parser.add_argument(
+        "--tolerance", type=float, default=0.001, help="validation accuracy treated as a tie (default: %(default)s)"
+    )
     parser.add_argument("--json", type=Path, default=HERE / "sweep_recommended.json")
     args = parser.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)
@@ -109,8 +129,10 @@ def main(argv=None) -> int:
         rows = []
         for row in pool.map(validate, settings):
             rows.append(row)
-            print(f"  {describe(row)}: validation {row['val_mean']:.2%} "
-                  f"({' '.join(f'{v:.2%}' for v in row['val_all'])}), {row['seconds_float32_6400']:.1f} s per run")
+            print(
+                f"  {describe(row)}: validation {row['val_mean']:.2%} "
+                f"({' '.join(f'{v:.2%}' for v in row['val_all'])}), {row['seconds_float32_6400']:.1f} s per run"
+            )
         rows.sort(key=lambda r: -r["val_mean"])
         print("\nbest by mean validation accuracy:")
         for r in rows[:12]:
@@ -118,24 +140,49 @@ def main(argv=None) -> int:
 
         chosen = pick(rows, args.tolerance)
         current = {k: R.RECOMMENDED.get(k, 0.0) for k in KNOBS}
-        print(f"\nthe rule picks: {describe(chosen)}"
-              + ("  (= R.RECOMMENDED)" if chosen == current else f"  -- R.RECOMMENDED is {describe(current)}: update it"))
-        plain = {"max_shift": 0, "lr_schedule": "constant", "learning_rate": R.DEFAULT_LEARNING_RATE,
-                 "epochs": R.DEFAULT_EPOCHS, "weight_decay": 0.0}
+        print(
+            f"\nthe rule picks: {describe(chosen)}"
+            + ("  (= R.RECOMMENDED)" if chosen == current else f"  -- R.RECOMMENDED is {describe(current)}: update it")
+        )
+        plain = {
+            "max_shift": 0,
+            "lr_schedule": "constant",
+            "learning_rate": R.DEFAULT_LEARNING_RATE,
+            "epochs": R.DEFAULT_EPOCHS,
+            "weight_decay": 0.0,
+        }
         checked = [{k: r[k] for k in KNOBS} for r in rows[: args.top]]
         for extra in (chosen, plain):
             if extra not in checked:
                 checked.append(extra)
-        print("\nheld-out images (train on all 8,000, float64, seeds 0-4), for the best settings, "
-              "the chosen one and the plain-SGD defaults:")
+        print(
+            "\nheld-out images (train on all 8,000, float64, seeds 0-4), for the best settings, "
+            "the chosen one and the plain-SGD defaults:"
+        )
         held = []
         for row in pool.map(held_out, checked):
-            label = " (chosen)" if {k: row[k] for k in KNOBS} == chosen else (" (plain SGD defaults)" if {k: row[k] for k in KNOBS} == plain else "")
+            label = (
+                " (chosen)"
+                if {k: row[k] for k in KNOBS} == chosen
+                else (" (plain SGD defaults)" if {k: row[k] for k in KNOBS} == plain else "")
+            )
             held.append(row)
-            print(f"  {describe(row)}{label}: seed 0 {row['held_out_seed0']:.2%}, mean {row['held_out_mean_seeds_0_4']:.2%} "
-                  f"({min(row['held_out_all']):.2%}..{max(row['held_out_all']):.2%}), {row['seconds_float64_seed0']:.1f} s")
-    args.json.write_text(json.dumps({"grid": grid, "validation": rows, "held_out": held, "chosen": chosen,
-                                     "recommended_matches": chosen == current}, indent=2))
+            print(
+                f"  {describe(row)}{label}: seed 0 {row['held_out_seed0']:.2%}, mean {row['held_out_mean_seeds_0_4']:.2%} "
+                f"({min(row['held_out_all']):.2%}..{max(row['held_out_all']):.2%}), {row['seconds_float64_seed0']:.1f} s"
+            )
+    args.json.write_text(
+        json.dumps(
+            {
+                "grid": grid,
+                "validation": rows,
+                "held_out": held,
+                "chosen": chosen,
+                "recommended_matches": chosen == current,
+            },
+            indent=2,
+        )
+    )
     print(f"\nwritten to {args.json}")
     return 0
 

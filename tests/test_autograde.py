@@ -4,9 +4,9 @@ import json
 
 import nbformat
 import pytest
+from conftest import REPO
 from nbgrader.api import Gradebook
 
-from conftest import REPO
 from nnlab.course import SAMPLE_STUDENTS, assignments, grade_id
 from nnlab.grading import db_url, grade
 
@@ -48,7 +48,9 @@ test_points.__test__ = False  # a helper, not a test
 def test_solution_gets_full_marks_on_every_autograded_cell(graded_class, name):
     got = auto_points(graded_class, name, "sample-solution")
     expected = test_points(name)
-    assert got == expected, f"{name}: the model solution lost points in {[k for k in expected if got.get(k) != expected[k]]}"
+    assert got == expected, (
+        f"{name}: the model solution lost points in {[k for k in expected if got.get(k) != expected[k]]}"
+    )
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
@@ -61,7 +63,9 @@ def test_untouched_release_gets_zero(graded_class, name):
 def test_half_right_submission_gets_exactly_the_predicted_points(graded_class, name):
     sample = json.loads((REPO / "samples" / "partial" / f"{name}.json").read_text())
     got = auto_points(graded_class, name, "sample-partial")
-    assert got == sample["expected_points"], f"{name} ({sample['description']}): got {got}, predicted {sample['expected_points']}"
+    assert got == sample["expected_points"], (
+        f"{name} ({sample['description']}): got {got}, predicted {sample['expected_points']}"
+    )
     assert 0 < sum(got.values()) < sum(test_points(name).values()), f"{name}: the partial sample is not partial"
 
 

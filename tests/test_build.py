@@ -5,8 +5,8 @@ import re
 
 import nbformat
 import pytest
-
 from conftest import REPO
+
 from nnlab.course import assignments, grade_id, run_nbgrader
 
 ASSIGNMENTS = assignments(REPO)
@@ -24,7 +24,11 @@ def test_the_course_has_its_seven_notebooks_in_order():
 @pytest.mark.slow
 @pytest.mark.parametrize("folder", ["release", "submitted"])
 def test_generated_folders_are_up_to_date(rebuilt_course, folder):
-    fresh = {p.relative_to(rebuilt_course / folder): p.read_bytes() for p in (rebuilt_course / folder).rglob("*") if p.is_file()}
+    fresh = {
+        p.relative_to(rebuilt_course / folder): p.read_bytes()
+        for p in (rebuilt_course / folder).rglob("*")
+        if p.is_file()
+    }
     committed = {p.relative_to(REPO / folder): p.read_bytes() for p in (REPO / folder).rglob("*") if p.is_file()}
     assert sorted(fresh) == sorted(committed), f"{folder}/ holds other files than a fresh build: run `nnlab build`"
     stale = [str(path) for path in fresh if fresh[path] != committed[path]]
@@ -40,11 +44,15 @@ def test_release_holds_no_solution_no_hidden_test_and_no_output(name):
     release = nbformat.reads(release_text, as_version=4)
     for cell in release.cells:
         if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, f"release/{name} cell {grade_id(cell)} has outputs"
+            assert cell.outputs == [] and cell.execution_count is None, (
+                f"release/{name} cell {grade_id(cell)} has outputs"
+            )
     # A line that exists only inside a solution or hidden-test region must not reach the release.
     regions = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
     public = "\n".join(regions.sub("", cell.source) for cell in source.cells)
-    secret = {line.strip() for cell in source.cells for m in regions.finditer(cell.source) for line in m.group(2).splitlines()}
+    secret = {
+        line.strip() for cell in source.cells for m in regions.finditer(cell.source) for line in m.group(2).splitlines()
+    }
     release_source = "\n".join(cell.source for cell in release.cells)
     leaked = sorted(line for line in secret if len(line) > 12 and line not in public and line in release_source)
     assert not leaked, f"release/{name} reveals solution or hidden-test lines {leaked}"
@@ -58,22 +66,30 @@ def test_nbgrader_validate_passes_on_every_source_and_fails_every_test_of_every_
         result = run_nbgrader(REPO, "validate", f"source/{name}/{name}.ipynb", check=False)
         assert "Success!" in result.stdout and result.returncode == 0, f"source/{name}: {result.stdout}{result.stderr}"
         inverted = run_nbgrader(REPO, "validate", "--invert", f"release/{name}/{name}.ipynb", check=False)
-        assert "Success!" in inverted.stdout and inverted.returncode == 0, f"release/{name} --invert: {inverted.stdout}{inverted.stderr}"
+        assert "Success!" in inverted.stdout and inverted.returncode == 0, (
+            f"release/{name} --invert: {inverted.stdout}{inverted.stderr}"
+        )
 
 
 @pytest.mark.parametrize("name", EXPECTED)
 def test_executed_notebook_is_the_source_with_outputs(name):
     source = nbformat.read(REPO / "source" / name / f"{name}.ipynb", as_version=4)
     executed = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
-    assert [c.source for c in executed.cells] == [c.source for c in source.cells], f"notebooks/{name}.ipynb is stale: run `nnlab build`"
+    assert [c.source for c in executed.cells] == [c.source for c in source.cells], (
+        f"notebooks/{name}.ipynb is stale: run `nnlab build`"
+    )
     for cell in executed.cells:
         if cell.cell_type == "code":
             assert cell.execution_count is not None, f"notebooks/{name}.ipynb: cell {grade_id(cell)} was not executed"
             errors = [o for o in cell.outputs if o.output_type == "error"]
-            assert not errors, f"notebooks/{name}.ipynb: cell {grade_id(cell)} raised {errors[0].ename}: {errors[0].evalue}"
+            assert not errors, (
+                f"notebooks/{name}.ipynb: cell {grade_id(cell)} raised {errors[0].ename}: {errors[0].evalue}"
+            )
     for cell in source.cells:
         if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, f"source/{name}: cell {grade_id(cell)} has outputs"
+            assert cell.outputs == [] and cell.execution_count is None, (
+                f"source/{name}: cell {grade_id(cell)} has outputs"
+            )
 
 
 @pytest.mark.parametrize("name", EXPECTED)
@@ -81,24 +97,36 @@ def test_notebook_follows_the_authoring_conventions(name):
     notebook = nbformat.read(REPO / "source" / name / f"{name}.ipynb", as_version=4)
     title = notebook.cells[0]
     number = name[:2]
-    assert title.cell_type == "markdown" and title.source.startswith(f"# {number} · "), f"{name}: title cell must start with '# {number} · '"
-    assert "What you'll learn" in title.source, f"{name}: title cell lacks \"What you'll learn\""
+    assert title.cell_type == "markdown" and title.source.startswith(f"# {number} · "), (
+        f"{name}: title cell must start with '# {number} · '"
+    )
+    assert "What you'll learn" in title.source, f'{name}: title cell lacks "What you\'ll learn"'
     ids = [grade_id(c) for c in notebook.cells if grade_id(c)]
     assert len(ids) == len(set(ids)), f"{name}: duplicated grade_ids {sorted({i for i in ids if ids.count(i) > 1})}"
     total = sum(nbgrader_meta(c).get("points", 0) for c in notebook.cells if nbgrader_meta(c).get("grade"))
     stated = re.search(r"worth \*{0,2}(\d+) points", title.source)
-    assert stated and int(stated.group(1)) == total, f"{name}: title states {stated and stated.group(1)} points, the cells add up to {total:g}"
+    assert stated and int(stated.group(1)) == total, (
+        f"{name}: title states {stated and stated.group(1)} points, the cells add up to {total:g}"
+    )
     functions = [c for c in notebook.cells if c.cell_type == "code" and nbgrader_meta(c).get("solution")]
     tests = [c for c in notebook.cells if c.cell_type == "code" and nbgrader_meta(c).get("grade")]
     assert functions and tests, f"{name}: no graded function or no test cell"
     for cell in functions:
-        assert "### BEGIN SOLUTION" in cell.source and "def " in cell.source, f"{name}: {grade_id(cell)} is not a function with a solution region"
-        assert "of shape" in cell.source or "shape (" in cell.source, f"{name}: {grade_id(cell)} docstring gives no shapes"
+        assert "### BEGIN SOLUTION" in cell.source and "def " in cell.source, (
+            f"{name}: {grade_id(cell)} is not a function with a solution region"
+        )
+        assert "of shape" in cell.source or "shape (" in cell.source, (
+            f"{name}: {grade_id(cell)} docstring gives no shapes"
+        )
     for cell in tests:
         assert nbgrader_meta(cell).get("locked"), f"{name}: test cell {grade_id(cell)} is not locked"
-        assert "call_own(" in cell.source, f"{name}: test cell {grade_id(cell)} does not call the student's function through checks.call_own"
+        assert "call_own(" in cell.source, (
+            f"{name}: test cell {grade_id(cell)} does not call the student's function through checks.call_own"
+        )
     sample = json.loads((REPO / "samples" / "partial" / f"{name}.json").read_text())
-    assert sorted(sample["expected_points"]) == sorted(grade_id(c) for c in tests), f"{name}: the partial sample must predict every test cell"
+    assert sorted(sample["expected_points"]) == sorted(grade_id(c) for c in tests), (
+        f"{name}: the partial sample must predict every test cell"
+    )
 
 
 def test_executed_notebooks_keep_no_machine_specific_text(tmp_path):
@@ -118,8 +146,12 @@ def test_executed_notebooks_keep_no_machine_specific_text(tmp_path):
     assert cell.outputs[1]["data"]["text/plain"] == "<Figure at 0xADDRESS>"
     for path in sorted([*(REPO / "notebooks").glob("*.ipynb"), *(REPO / "autograded").glob("*/*/*.ipynb")]):
         text = path.read_text()
-        assert "/shared/mnist" not in text and "MNIST_DIR: " not in text, f"{path} was built on other data than the built-in MNIST"
+        assert "/shared/mnist" not in text and "MNIST_DIR: " not in text, (
+            f"{path} was built on other data than the built-in MNIST"
+        )
     for path in sorted((REPO / "notebooks").glob("*.ipynb")):
-        assert "nnlab: loaded MNIST's official test split, built into nnlab: 10,000 images of 28x28" in path.read_text(), path
+        assert (
+            "nnlab: loaded MNIST's official test split, built into nnlab: 10,000 images of 28x28" in path.read_text()
+        ), path
     with pytest.raises(Exception, match="no nbval sanitize rules"):
         sanitize_outputs(notebook, tmp_path / "missing.cfg")

@@ -44,7 +44,9 @@ def test_train_command_prints_accuracy_confusion_matrix_and_report_and_saves_plo
     assert "data: MNIST's official test split, built into nnlab: 10,000 images of 28x28" in out
     assert "split: 8,000 training and 2,000 held-out images" in out
     assert "held-out accuracy:" in out
-    assert "learning rate 1.0 (cosine), 2 epochs, images moved by up to 1 pixel(s), weight decay 0.0001" in out, "train should use R.RECOMMENDED"
+    assert "learning rate 1.0 (cosine), 2 epochs, images moved by up to 1 pixel(s), weight decay 0.0001" in out, (
+        "train should use R.RECOMMENDED"
+    )
     assert "rows: true digit, columns: predicted digit" in out
     assert "precision" in out and "macro avg" in out
     for name in ("digits.png", "loss_curves.png", "confusion_matrix.png", "most_confident_errors.png"):
@@ -62,5 +64,7 @@ def test_train_command_full_without_the_data_says_so(tmp_path, monkeypatch, caps
     assert main(["train", "--full", "--no-openml", "--epochs", "1", "--no-progress", "--plots-dir", str(tmp_path)]) == 1
     captured = capsys.readouterr()
     assert "held-out accuracy" not in captured.out
-    assert captured.err.startswith(f"nnlab train: the full MNIST set was asked for, but MNIST_DIR={folder} holds only the 10,000 test images")
+    assert captured.err.startswith(
+        f"nnlab train: the full MNIST set was asked for, but MNIST_DIR={folder} holds only the 10,000 test images"
+    )
     assert "Traceback" not in captured.err

@@ -10,10 +10,8 @@ import hashlib
 import io
 import json
 import logging
-import os
 import re
 import urllib.error
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -65,8 +63,7 @@ def make_mnist_dir(tmp_path):
     def make(train=12, test=5, *, gz=True, dotted=False, folder="mnist", overrides=None):
         d = tmp_path / folder
         d.mkdir()
-        arrays = {"t10k-images-idx3-ubyte": _images(test, seed=2),
-                  "t10k-labels-idx1-ubyte": _labels(test, offset=3)}
+        arrays = {"t10k-images-idx3-ubyte": _images(test, seed=2), "t10k-labels-idx1-ubyte": _labels(test, offset=3)}
         if train is not None:
             arrays["train-images-idx3-ubyte"] = _images(train, seed=1)
             arrays["train-labels-idx1-ubyte"] = _labels(train)
@@ -97,16 +94,15 @@ def test_four_files_give_official_split(make_mnist_dir, gz, dotted, forbid_openm
     assert (data.kind, data.n_official_train, data.image_shape) == ("idx", 12, (28, 28))
     assert data.X.shape == (17, 784) and data.X.dtype == np.float64, data.X.shape
     assert data.y.shape == (17,) and data.y.dtype == np.int64, data.y.dtype
-    expected_X = np.concatenate([arrays["train-images-idx3-ubyte"],
-                                 arrays["t10k-images-idx3-ubyte"]]).reshape(17, 784) / 255.0
+    expected_X = (
+        np.concatenate([arrays["train-images-idx3-ubyte"], arrays["t10k-images-idx3-ubyte"]]).reshape(17, 784) / 255.0
+    )
     np.testing.assert_array_equal(data.X, expected_X, err_msg="train rows then test rows, /255")
     np.testing.assert_array_equal(
         data.y, np.concatenate([arrays["train-labels-idx1-ubyte"], arrays["t10k-labels-idx1-ubyte"]])
     )
     assert data.source == f"MNIST IDX files in {folder}"
-    assert data.describe() == (
-        f"MNIST IDX files in {folder}: 17 images of 28x28 (first 12 = official training split)"
-    )
+    assert data.describe() == (f"MNIST IDX files in {folder}: 17 images of 28x28 (first 12 = official training split)")
     X_train, X_test, y_train, y_test = split(data)
     assert (len(X_train), len(X_test), len(y_train), len(y_test)) == (12, 5, 12, 5)
 
@@ -150,10 +146,10 @@ def test_mnist_dir_env_var_changes_nothing_without_full(make_mnist_dir, monkeypa
 def test_full_with_only_the_test_files_is_an_error(make_mnist_dir, monkeypatch, forbid_openml, how):
     folder, _ = make_mnist_dir(train=None, test=5)
     if how == "argument":
-        call = lambda: load_mnist(folder, full=True)  # noqa: E731
+        call = lambda: load_mnist(folder, full=True)
     else:
         monkeypatch.setenv("MNIST_DIR", str(folder))
-        call = lambda: load_mnist(full=True)  # noqa: E731
+        call = lambda: load_mnist(full=True)
     with pytest.raises(FileNotFoundError) as info:
         call()
     msg = str(info.value)
@@ -191,16 +187,14 @@ def test_env_folder_without_usable_pair_lists_what_it_found(tmp_path, monkeypatc
     folder.mkdir()
     write_idx(folder / "t10k-images-idx3-ubyte.gz", _images(2, seed=0))
     (folder / "MD5SUMS").write_text(
-        f"{hashlib.md5((folder / 't10k-images-idx3-ubyte.gz').read_bytes()).hexdigest()}"
-        "  t10k-images-idx3-ubyte.gz\n"
+        f"{hashlib.md5((folder / 't10k-images-idx3-ubyte.gz').read_bytes()).hexdigest()}  t10k-images-idx3-ubyte.gz\n"
     )
     (folder / "mnist.npz").write_bytes(b"")
     monkeypatch.setenv("MNIST_DIR", str(folder))
     with pytest.raises(FileNotFoundError) as info:
         load_mnist(full=True)
     msg = str(info.value)
-    for fragment in ("MNIST_DIR", "MD5SUMS, mnist.npz, t10k-images-idx3-ubyte.gz",
-                     "t10k-labels-idx1-ubyte"):
+    for fragment in ("MNIST_DIR", "MD5SUMS, mnist.npz, t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte"):
         assert fragment in msg, f"error lacks {fragment!r}: {msg!r}"
 
 
@@ -230,8 +224,9 @@ def test_label_out_of_range(make_mnist_dir, forbid_openml):
 
 
 def test_wrong_image_size(make_mnist_dir, forbid_openml):
-    folder, _ = make_mnist_dir(train=None, test=5,
-                          overrides={"t10k-images-idx3-ubyte": _images(5, seed=0, size=(27, 28))})
+    folder, _ = make_mnist_dir(
+        train=None, test=5, overrides={"t10k-images-idx3-ubyte": _images(5, seed=0, size=(27, 28))}
+    )
     with pytest.raises(ValueError) as info:
         load_mnist(folder)
     msg = str(info.value)
@@ -304,11 +299,15 @@ def test_openml_official_split_count():
     assert nndata._official_train_count_openml(70_000) == 60_000
 
 
-@pytest.mark.parametrize("error", [
-    urllib.error.URLError("[Errno -2] Name or service not known"),
-    TimeoutError("timed out"),
-    ConnectionResetError("reset by peer"),
-], ids=["URLError", "TimeoutError", "ConnectionResetError"])
+@pytest.mark.parametrize(
+    "error",
+    [
+        urllib.error.URLError("[Errno -2] Name or service not known"),
+        TimeoutError("timed out"),
+        ConnectionResetError("reset by peer"),
+    ],
+    ids=["URLError", "TimeoutError", "ConnectionResetError"],
+)
 def test_full_without_a_network_says_how_to_get_the_data(monkeypatch, no_mnist_env, error):
     def unreachable(*args, **kwargs):
         raise error
@@ -317,8 +316,14 @@ def test_full_without_a_network_says_how_to_get_the_data(monkeypatch, no_mnist_e
     with pytest.raises(FileNotFoundError) as info:
         load_mnist(full=True)
     msg = str(info.value)
-    for fragment in ("full MNIST set", "MNIST_DIR is not set", "OpenML could not be reached", str(error),
-                     "train-images-idx3-ubyte.gz", "built into nnlab"):
+    for fragment in (
+        "full MNIST set",
+        "MNIST_DIR is not set",
+        "OpenML could not be reached",
+        str(error),
+        "train-images-idx3-ubyte.gz",
+        "built into nnlab",
+    ):
         assert fragment in msg, f"error lacks {fragment!r}: {msg!r}"
 
 
@@ -354,26 +359,60 @@ def _fake_openml_server(n_rows: int):
     arff_lines += [",".join(map(str, row)) + f",{lab}" for row, lab in zip(pixels, labels)]
     arff = ("\n".join(arff_lines) + "\n").encode()
     features = [
-        {"index": str(i - 1), "name": f"pixel{i}", "data_type": "numeric", "is_target": "false",
-         "is_ignore": "false", "is_row_identifier": "false", "number_of_missing_values": "0"}
+        {
+            "index": str(i - 1),
+            "name": f"pixel{i}",
+            "data_type": "numeric",
+            "is_target": "false",
+            "is_ignore": "false",
+            "is_row_identifier": "false",
+            "number_of_missing_values": "0",
+        }
         for i in range(1, 785)
-    ] + [{"index": "784", "name": "class", "data_type": "nominal",
-          "nominal_values": json.dumps([str(d) for d in range(10)]), "is_target": "true",
-          "is_ignore": "false", "is_row_identifier": "false", "number_of_missing_values": "0"}]
+    ] + [
+        {
+            "index": "784",
+            "name": "class",
+            "data_type": "nominal",
+            "nominal_values": json.dumps([str(d) for d in range(10)]),
+            "is_target": "true",
+            "is_ignore": "false",
+            "is_row_identifier": "false",
+            "number_of_missing_values": "0",
+        }
+    ]
     api = "https://www.openml.org/api/v1/json/data/"
     responses = {
-        api + "list/data_name/mnist_784/limit/2/data_version/1": {"data": {"dataset": [
-            {"did": 554, "name": "mnist_784", "version": 1, "status": "active",
-             "format": "ARFF", "file_id": 52667}]}},
-        api + "554": {"data_set_description": {
-            "id": "554", "name": "mnist_784", "version": "1", "description": "fake",
-            "format": "ARFF", "file_id": "52667", "status": "active",
-            "default_target_attribute": "class",
-            "url": "https://www.openml.org/data/v1/download/52667/mnist_784.arff",
-            "md5_checksum": hashlib.md5(arff).hexdigest()}},
+        api + "list/data_name/mnist_784/limit/2/data_version/1": {
+            "data": {
+                "dataset": [
+                    {
+                        "did": 554,
+                        "name": "mnist_784",
+                        "version": 1,
+                        "status": "active",
+                        "format": "ARFF",
+                        "file_id": 52667,
+                    }
+                ]
+            }
+        },
+        api + "554": {
+            "data_set_description": {
+                "id": "554",
+                "name": "mnist_784",
+                "version": "1",
+                "description": "fake",
+                "format": "ARFF",
+                "file_id": "52667",
+                "status": "active",
+                "default_target_attribute": "class",
+                "url": "https://www.openml.org/data/v1/download/52667/mnist_784.arff",
+                "md5_checksum": hashlib.md5(arff).hexdigest(),
+            }
+        },
         api + "features/554": {"data_features": {"feature": features}},
-        api + "qualities/554": {"data_qualities": {"quality": [
-            {"name": "NumberOfInstances", "value": f"{n_rows}.0"}]}},
+        api + "qualities/554": {"data_qualities": {"quality": [{"name": "NumberOfInstances", "value": f"{n_rows}.0"}]}},
     }
     requested = []
 
@@ -503,17 +542,21 @@ def test_digits_unpacks_and_is_frozen():
         d.X = np.ones((3, 4))
 
 
-@pytest.mark.parametrize("kwargs,fragment", [
-    (dict(X=np.full((3, 4), 2.0)), "[0, 1]"),
-    (dict(image_shape=(3, 3)), "image_shape"),
-    (dict(y=np.array([1, 2])), "shape (3,)"),
-    (dict(y=np.array([1, 2, 10])), "0..9"),
-    (dict(kind="mnist"), "kind"),
-    (dict(n_official_train=3), "n_official_train"),
-])
+@pytest.mark.parametrize(
+    "kwargs,fragment",
+    [
+        (dict(X=np.full((3, 4), 2.0)), "[0, 1]"),
+        (dict(image_shape=(3, 3)), "image_shape"),
+        (dict(y=np.array([1, 2])), "shape (3,)"),
+        (dict(y=np.array([1, 2, 10])), "0..9"),
+        (dict(kind="mnist"), "kind"),
+        (dict(n_official_train=3), "n_official_train"),
+    ],
+)
 def test_digits_rejects_inconsistent_fields(kwargs, fragment):
-    fields = dict(X=np.zeros((3, 4)), y=np.array([1, 2, 3]), source="t", kind="idx",
-                  image_shape=(2, 2), n_official_train=None)
+    fields = dict(
+        X=np.zeros((3, 4)), y=np.array([1, 2, 3]), source="t", kind="idx", image_shape=(2, 2), n_official_train=None
+    )
     fields.update(kwargs)
     with pytest.raises(ValueError, match=re.escape(fragment)):
         Digits(**fields)
@@ -529,8 +572,7 @@ def test_one_hot_matches_onehotencoder_and_is_dense():
     # Regression: the seed tutorial passed sparse=False, which no longer exists.
     assert isinstance(encoded, np.ndarray) and not scipy.sparse.issparse(encoded), type(encoded)
     assert encoded.shape == (5, 10) and encoded.dtype == np.float64
-    reference = OneHotEncoder(sparse_output=False, categories=[range(10)]).fit_transform(
-        y.reshape(-1, 1))
+    reference = OneHotEncoder(sparse_output=False, categories=[range(10)]).fit_transform(y.reshape(-1, 1))
     np.testing.assert_array_equal(encoded, reference)
     np.testing.assert_array_equal(encoded.argmax(axis=1), y)
     assert encoded.sum() == 5
@@ -541,12 +583,15 @@ def test_one_hot_keeps_all_columns_and_accepts_integral_floats():
     np.testing.assert_array_equal(one_hot(np.array([1.0, 0.0])), one_hot(np.array([1, 0])))
 
 
-@pytest.mark.parametrize("y,fragment", [
-    ([1, 2, 10, 3], "label 10 at index 2 is outside 0..9"),
-    ([-1, 0], "label -1 at index 0"),
-    ([0.0, 2.5], "label 2.5 at index 1 is not an integer"),
-    ([[1, 2]], "1-D"),
-])
+@pytest.mark.parametrize(
+    "y,fragment",
+    [
+        ([1, 2, 10, 3], "label 10 at index 2 is outside 0..9"),
+        ([-1, 0], "label -1 at index 0"),
+        ([0.0, 2.5], "label 2.5 at index 1 is not an integer"),
+        ([[1, 2]], "1-D"),
+    ],
+)
 def test_one_hot_rejects_bad_labels(y, fragment):
     with pytest.raises(ValueError, match=re.escape(fragment)):
         one_hot(np.array(y))
@@ -580,10 +625,10 @@ def test_split_stratified_8000_2000():
     y = np.repeat(np.arange(10), [400, 1600, 800, 1200, 1000, 900, 1100, 700, 1300, 1000])
     data = _fake_digits(n, y)
     X_train, X_test, y_train, y_test = split(data)
-    assert (X_train.shape, X_test.shape, y_train.shape, y_test.shape) == (
-        (8000, 1), (2000, 1), (8000,), (2000,))
-    np.testing.assert_array_equal(np.bincount(y_test, minlength=10), np.bincount(y, minlength=10) // 5,
-                                  err_msg="test part is not stratified")
+    assert (X_train.shape, X_test.shape, y_train.shape, y_test.shape) == ((8000, 1), (2000, 1), (8000,), (2000,))
+    np.testing.assert_array_equal(
+        np.bincount(y_test, minlength=10), np.bincount(y, minlength=10) // 5, err_msg="test part is not stratified"
+    )
     # Rows stay paired with their labels and no sample is lost or duplicated.
     rows = np.concatenate([X_train[:, 0], X_test[:, 0]]) * n
     idx = np.rint(rows).astype(int)

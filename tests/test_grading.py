@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import socket
 import stat
@@ -34,7 +33,7 @@ from nbgrader.api import Gradebook
 
 from nnlab.build import build, solution_source
 from nnlab.grading import db_url, grade, read_grade_table
-from nnlab.sandbox import GiB, MB, Limits
+from nnlab.sandbox import MB, GiB, Limits
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "02-softmax"
@@ -79,7 +78,9 @@ def softmax(Z):
     return Z + 0.0
 """
 
-WRITTEN_ANSWER = "Subtracting c multiplies numerator and denominator by exp(-c); the column maximum makes every term <= 1."
+WRITTEN_ANSWER = (
+    "Subtracting c multiplies numerator and denominator by exp(-c); the column maximum makes every term <= 1."
+)
 
 
 def _correct_unless(condition: str, action: str) -> str:
@@ -174,7 +175,9 @@ EXPECTED: dict[str, Expected] = {
     "wrong-prints-passed": Expected(0, "graded"),
     "wrong-fake-modules": Expected(0, "graded"),
     # faults stay with their student and their cell
-    "fault-infinite-loop": Expected(4, "timed out", f"ran for more than {LIMITS.cell_timeout:g} s; the kernel ignored the interrupt"),
+    "fault-infinite-loop": Expected(
+        4, "timed out", f"ran for more than {LIMITS.cell_timeout:g} s; the kernel ignored the interrupt"
+    ),
     "fault-memory-bomb": Expected(4, "out of memory", "ran out of memory"),
     "fault-os-exit": Expected(4, "kernel died", "exit code 1"),
     "fault-segfault": Expected(0, "kernel died", "SIGSEGV"),
@@ -205,7 +208,9 @@ EXPECTED: dict[str, Expected] = {
     "regrade-me": Expected(0, "graded"),
 }
 
-HIDDEN_TEST_LINE = 'checks.assert_close(P, np.ones((1, 5)), name="for Z of shape (1, 5), softmax(Z)", rtol=0, atol=1e-12)'
+HIDDEN_TEST_LINE = (
+    'checks.assert_close(P, np.ones((1, 5)), name="for Z of shape (1, 5), softmax(Z)", rtol=0, atol=1e-12)'
+)
 CHILD_MARKER = "86317"  # `sleep 86317`: the detached child to look for once grading is over
 LEAKED = "LEAKED:"  # what the leak-* submissions print when they got hold of something
 
@@ -221,80 +226,117 @@ def write_class(root: Path, port: int) -> None:
         write(root, student, make_notebook(release, *args, **kwargs))
 
     # -- wrong code ------------------------------------------------------------------------------
-    put("wrong-patches-numpy", WRONG, before_tests=(
-        "import numpy\n"
-        "np.allclose = numpy.allclose = lambda *a, **k: True\n"
-        "np.array_equal = lambda *a, **k: True\n"
-        "np.isfinite = lambda x: np.ones(np.shape(x), dtype=bool)\n"
-        "np.testing.assert_allclose = lambda *a, **k: None\n",
-    ))
-    put("wrong-patches-checks", WRONG, before_tests=(
-        "import nnlab, nnlab.checks\n"
-        "for _name in ('assert_close', 'assert_array', 'assert_columns_sum_to_one', 'assert_scalar_close'):\n"
-        "    setattr(nnlab.checks, _name, lambda *a, **k: None)\n"
-        "nnlab.checks.call_own = lambda f, *a, reference=None, **k: f(*a, **k)\n"
-        "checks.assert_close = lambda *a, **k: None\n",
-    ))
-    put("wrong-patches-serve-call", WRONG, before_tests=(
-        "import nnlab.checks, nnlab.exchange, nnlab.reference\n"
-        "from pathlib import Path\n"
-        "def _serve(namespace, function_name, reference_names, request, reply):\n"
-        "    args, kwargs = nnlab.exchange.load(Path(request))\n"
-        "    try:\n"
-        "        output = nnlab.reference.softmax(*args)  # withheld while grading\n"
-        "    except Exception:\n"
-        "        output = namespace[function_name](*args)\n"
-        "    nnlab.exchange.save(Path(reply), {'output': output, 'after': [list(args), kwargs]})\n"
-        "nnlab.checks.serve_call = _serve\n",
-    ))
+    put(
+        "wrong-patches-numpy",
+        WRONG,
+        before_tests=(
+            "import numpy\n"
+            "np.allclose = numpy.allclose = lambda *a, **k: True\n"
+            "np.array_equal = lambda *a, **k: True\n"
+            "np.isfinite = lambda x: np.ones(np.shape(x), dtype=bool)\n"
+            "np.testing.assert_allclose = lambda *a, **k: None\n",
+        ),
+    )
+    put(
+        "wrong-patches-checks",
+        WRONG,
+        before_tests=(
+            "import nnlab, nnlab.checks\n"
+            "for _name in ('assert_close', 'assert_array', 'assert_columns_sum_to_one', 'assert_scalar_close'):\n"
+            "    setattr(nnlab.checks, _name, lambda *a, **k: None)\n"
+            "nnlab.checks.call_own = lambda f, *a, reference=None, **k: f(*a, **k)\n"
+            "checks.assert_close = lambda *a, **k: None\n",
+        ),
+    )
+    put(
+        "wrong-patches-serve-call",
+        WRONG,
+        before_tests=(
+            "import nnlab.checks, nnlab.exchange, nnlab.reference\n"
+            "from pathlib import Path\n"
+            "def _serve(namespace, function_name, reference_names, request, reply):\n"
+            "    args, kwargs = nnlab.exchange.load(Path(request))\n"
+            "    try:\n"
+            "        output = nnlab.reference.softmax(*args)  # withheld while grading\n"
+            "    except Exception:\n"
+            "        output = namespace[function_name](*args)\n"
+            "    nnlab.exchange.save(Path(reply), {'output': output, 'after': [list(args), kwargs]})\n"
+            "nnlab.checks.serve_call = _serve\n",
+        ),
+    )
     # the withheld reference softmax brought back by re-importing nnlab.reference, served as the result
-    put("wrong-reloads-reference", WRONG, before_tests=(
-        "import importlib, nnlab.checks, nnlab.exchange, nnlab.reference\n"
-        "from pathlib import Path\n"
-        "importlib.reload(nnlab.reference)\n"
-        "_reference_softmax = nnlab.reference.softmax\n"
-        "def _serve(namespace, function_name, reference_names, request, reply):\n"
-        "    args, kwargs = nnlab.exchange.load(Path(request))\n"
-        "    nnlab.exchange.save(Path(reply), {'output': _reference_softmax(*args), 'after': [list(args), kwargs]})\n"
-        "nnlab.checks.serve_call = _serve\n",
-    ))
-    put("wrong-redefines-assert", WRONG, before_tests=(
-        "import builtins\n"
-        "class AssertionError(Exception):\n"
-        "    pass\n"
-        "builtins.AssertionError = AssertionError\n"
-        "class checks:\n"
-        "    def __getattr__(self, name):\n"
-        "        return lambda *a, **k: None\n"
-        "checks = checks()\n"
-        "def assert_close(*args, **kwargs):\n"
-        "    return None\n",
-    ))
-    put("wrong-input-transformer", WRONG, before_tests=(
-        "def _everything_passes(lines):\n"
-        "    return ['pass\\n']\n"
-        "get_ipython().input_transformers_post.append(_everything_passes)\n",
-    ))
-    put("wrong-ast-transformer", WRONG, before_tests=(
-        "import ast\n"
-        "class _Nothing(ast.NodeTransformer):\n"
-        "    def visit_Module(self, node):\n"
-        "        return ast.Module(body=[ast.Pass()], type_ignores=[])\n"
-        "get_ipython().ast_transformers.append(_Nothing())\n",
-    ))
+    put(
+        "wrong-reloads-reference",
+        WRONG,
+        before_tests=(
+            "import importlib, nnlab.checks, nnlab.exchange, nnlab.reference\n"
+            "from pathlib import Path\n"
+            "importlib.reload(nnlab.reference)\n"
+            "_reference_softmax = nnlab.reference.softmax\n"
+            "def _serve(namespace, function_name, reference_names, request, reply):\n"
+            "    args, kwargs = nnlab.exchange.load(Path(request))\n"
+            "    nnlab.exchange.save(Path(reply), {'output': _reference_softmax(*args), 'after': [list(args), kwargs]})\n"
+            "nnlab.checks.serve_call = _serve\n",
+        ),
+    )
+    put(
+        "wrong-redefines-assert",
+        WRONG,
+        before_tests=(
+            "import builtins\n"
+            "class AssertionError(Exception):\n"
+            "    pass\n"
+            "builtins.AssertionError = AssertionError\n"
+            "class checks:\n"
+            "    def __getattr__(self, name):\n"
+            "        return lambda *a, **k: None\n"
+            "checks = checks()\n"
+            "def assert_close(*args, **kwargs):\n"
+            "    return None\n",
+        ),
+    )
+    put(
+        "wrong-input-transformer",
+        WRONG,
+        before_tests=(
+            "def _everything_passes(lines):\n"
+            "    return ['pass\\n']\n"
+            "get_ipython().input_transformers_post.append(_everything_passes)\n",
+        ),
+    )
+    put(
+        "wrong-ast-transformer",
+        WRONG,
+        before_tests=(
+            "import ast\n"
+            "class _Nothing(ast.NodeTransformer):\n"
+            "    def visit_Module(self, node):\n"
+            "        return ast.Module(body=[ast.Pass()], type_ignores=[])\n"
+            "get_ipython().ast_transformers.append(_Nothing())\n",
+        ),
+    )
     skip = make_notebook(release, WRONG)
     for grade_id in TEST_IDS:
         skip.cells[_index(skip, grade_id)].metadata.setdefault("tags", []).append("skip-execution")
     write(root, "wrong-skip-execution", skip)
-    put("wrong-displayhook", WRONG, before_tests=(
-        "import sys\n"
-        "def _hook(value):\n"
-        "    print('All tests passed! 8 / 8 points')\n"
-        "sys.displayhook = _hook\n"
-        "get_ipython().displayhook.write_output_prompt = lambda: None\n"
-        "{'test_softmax_columns': 2, 'score': 8}\n",
-    ))
-    put("wrong-prints-passed", WRONG, before_tests=("print('tests passed')\nprint('All tests passed!')\n",), at_end=("print('tests passed')\n",))
+    put(
+        "wrong-displayhook",
+        WRONG,
+        before_tests=(
+            "import sys\n"
+            "def _hook(value):\n"
+            "    print('All tests passed! 8 / 8 points')\n"
+            "sys.displayhook = _hook\n"
+            "get_ipython().displayhook.write_output_prompt = lambda: None\n"
+            "{'test_softmax_columns': 2, 'score': 8}\n",
+        ),
+    )
+    put(
+        "wrong-prints-passed",
+        WRONG,
+        before_tests=("print('tests passed')\nprint('All tests passed!')\n",),
+        at_end=("print('tests passed')\n",),
+    )
     put("wrong-fake-modules", WRONG)
     fake = root / "submitted" / "wrong-fake-modules" / ASSIGNMENT
     (fake / "numpy.py").write_text("def allclose(*a, **k):\n    return True\ndef zeros_like(x):\n    return x\n")
@@ -302,32 +344,48 @@ def write_class(root: Path, port: int) -> None:
     (fake / "checks.py").write_text("def assert_close(*a, **k):\n    pass\n")
 
     # -- faults ----------------------------------------------------------------------------------
-    put("fault-infinite-loop", _correct_unless(LARGE, "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"))
+    put(
+        "fault-infinite-loop",
+        _correct_unless(LARGE, "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"),
+    )
     put("fault-memory-bomb", _correct_unless(LARGE, "hog = []\nwhile True:\n    hog.append(np.ones(10_000_000))"))
     put("fault-os-exit", _correct_unless(LARGE, "import os\nos._exit(1)"))
     put("fault-segfault", _correct_unless("True", "import ctypes\nctypes.string_at(0)"))
     put("fault-exit-after-tests", CORRECT, after_tests=("import os\nos._exit(3)\n",), answer=WRITTEN_ANSWER)
-    put("fault-huge-output", CORRECT, before_tests=("print('x' * 10_000_000)\n",), at_end=("for i in range(100_000):\n    print('line', i, 'of a long output ' * 5)\n",))
-    put("fault-detached-child", CORRECT, before_tests=(
-        "import subprocess\n"
-        f"child = subprocess.Popen(['sleep', '{CHILD_MARKER}'], start_new_session=True,\n"
-        "                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
-        "import os\n"
-        "if os.fork() == 0:\n"
-        "    os.setsid()\n"
-        f"    os.execvp('sleep', ['sleep', '{CHILD_MARKER}'])\n",
-    ))
-    put("fault-big-file", CORRECT, before_tests=(
-        "with open('big.bin', 'wb') as handle:\n"
-        "    for _ in range(100):\n"
-        "        handle.write(b'0' * 1_000_000)\n",
-    ))
+    put(
+        "fault-huge-output",
+        CORRECT,
+        before_tests=("print('x' * 10_000_000)\n",),
+        at_end=("for i in range(100_000):\n    print('line', i, 'of a long output ' * 5)\n",),
+    )
+    put(
+        "fault-detached-child",
+        CORRECT,
+        before_tests=(
+            "import subprocess\n"
+            f"child = subprocess.Popen(['sleep', '{CHILD_MARKER}'], start_new_session=True,\n"
+            "                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+            "import os\n"
+            "if os.fork() == 0:\n"
+            "    os.setsid()\n"
+            f"    os.execvp('sleep', ['sleep', '{CHILD_MARKER}'])\n",
+        ),
+    )
+    put(
+        "fault-big-file",
+        CORRECT,
+        before_tests=(
+            "with open('big.bin', 'wb') as handle:\n    for _ in range(100):\n        handle.write(b'0' * 1_000_000)\n",
+        ),
+    )
 
     # -- bad files -------------------------------------------------------------------------------
     good = make_notebook(release, CORRECT)
     write(root, "bad-invalid-json", json.dumps(good, indent=1)[:-200].encode())
     # a byte that is never valid UTF-8, in a string of the notebook (e.g. a Latin-1 editor's save)
-    raw = json.dumps(make_notebook(release, CORRECT.replace("def softmax", "# r\u00e9sum\u00e9\ndef softmax")), ensure_ascii=False)
+    raw = json.dumps(
+        make_notebook(release, CORRECT.replace("def softmax", "# r\u00e9sum\u00e9\ndef softmax")), ensure_ascii=False
+    )
     write(root, "bad-not-utf8", raw.encode("latin-1", errors="replace"))
     v3 = nbformat.convert(make_notebook(release, CORRECT), 3)
     write(root, "bad-nbformat3", nbformat.writes(v3, version=3).encode())
@@ -370,80 +428,96 @@ def write_class(root: Path, port: int) -> None:
         root / "release" / ASSIGNMENT / NOTEBOOK,
         root / "nbgrader_config.py",
     ]
-    put("leak-reads-course", (
-        "import os\n"
-        f"_SECRETS = {[str(p) for p in secrets]!r}\n"
-        "def _steal():\n"
-        "    got = []\n"
-        "    for path in _SECRETS:\n"
-        "        try:\n"
-        "            with open(path, 'rb') as handle:\n"
-        "                got.append((path, handle.read(200)))\n"
-        "        except OSError:\n"
-        "            pass\n"
-        f"    for folder in ({str(root)!r}, {str(root / 'source')!r}, {str(root / 'submitted')!r}):\n"
-        "        try:\n"
-        "            got.append((folder, os.listdir(folder)))\n"
-        "        except OSError:\n"
-        "            pass\n"
-        "    return [(p, c) for p, c in got if c]\n"
-        f"print({LEAKED!r}, _steal())\n"
-        "def softmax(Z):\n"
-        "    if _steal():  # anything read makes the answer wrong: full marks prove nothing was readable\n"
-        "        return np.zeros_like(Z)\n"
-        "    E = np.exp(Z - Z.max(axis=0, keepdims=True))\n"
-        "    return E / E.sum(axis=0, keepdims=True)\n"
-    ))
-    put("leak-network", (
-        "import socket\n"
-        "def _phone_home():\n"
-        "    try:\n"
-        f"        with socket.create_connection(('127.0.0.1', {port}), timeout=3) as s:\n"
-        "            s.sendall(b'softmax is easy')\n"
-        "        return True\n"
-        "    except OSError as error:\n"
-        "        print('no network:', error)\n"
-        "        return False\n"
-        f"print({LEAKED!r}, _phone_home())\n"
-        "def softmax(Z):\n"
-        "    if _phone_home():  # a connection makes the answer wrong\n"
-        "        return np.zeros_like(Z)\n"
-        "    E = np.exp(Z - Z.max(axis=0, keepdims=True))\n"
-        "    return E / E.sum(axis=0, keepdims=True)\n"
-    ))
+    put(
+        "leak-reads-course",
+        (
+            "import os\n"
+            f"_SECRETS = {[str(p) for p in secrets]!r}\n"
+            "def _steal():\n"
+            "    got = []\n"
+            "    for path in _SECRETS:\n"
+            "        try:\n"
+            "            with open(path, 'rb') as handle:\n"
+            "                got.append((path, handle.read(200)))\n"
+            "        except OSError:\n"
+            "            pass\n"
+            f"    for folder in ({str(root)!r}, {str(root / 'source')!r}, {str(root / 'submitted')!r}):\n"
+            "        try:\n"
+            "            got.append((folder, os.listdir(folder)))\n"
+            "        except OSError:\n"
+            "            pass\n"
+            "    return [(p, c) for p, c in got if c]\n"
+            f"print({LEAKED!r}, _steal())\n"
+            "def softmax(Z):\n"
+            "    if _steal():  # anything read makes the answer wrong: full marks prove nothing was readable\n"
+            "        return np.zeros_like(Z)\n"
+            "    E = np.exp(Z - Z.max(axis=0, keepdims=True))\n"
+            "    return E / E.sum(axis=0, keepdims=True)\n"
+        ),
+    )
+    put(
+        "leak-network",
+        (
+            "import socket\n"
+            "def _phone_home():\n"
+            "    try:\n"
+            f"        with socket.create_connection(('127.0.0.1', {port}), timeout=3) as s:\n"
+            "            s.sendall(b'softmax is easy')\n"
+            "        return True\n"
+            "    except OSError as error:\n"
+            "        print('no network:', error)\n"
+            "        return False\n"
+            f"print({LEAKED!r}, _phone_home())\n"
+            "def softmax(Z):\n"
+            "    if _phone_home():  # a connection makes the answer wrong\n"
+            "        return np.zeros_like(Z)\n"
+            "    E = np.exp(Z - Z.max(axis=0, keepdims=True))\n"
+            "    return E / E.sum(axis=0, keepdims=True)\n"
+        ),
+    )
 
     # -- correct code ----------------------------------------------------------------------------
-    put("ok-warnings", (
-        "import sys, warnings\n"
-        "def softmax(Z):\n"
-        "    warnings.warn('x', RuntimeWarning)\n"
-        "    with np.errstate(divide='warn'):\n"
-        "        np.log(np.zeros(1))  # RuntimeWarning: divide by zero encountered in log\n"
-        "    print('a note on stderr', file=sys.stderr)\n"
-        "    E = np.exp(Z - Z.max(axis=0, keepdims=True))\n"
-        "    return E / E.sum(axis=0, keepdims=True)\n"
-    ), before_tests=("import warnings\nwarnings.simplefilter('always')\nwarnings.warn('careful', RuntimeWarning)\n",))
-    put("ok-slow-loop", (
-        "import math\n"
-        "def softmax(Z):\n"
-        "    P = np.empty_like(Z, dtype=float)\n"
-        "    for j in range(Z.shape[1]):\n"
-        "        column = [float(z) for z in Z[:, j]]\n"
-        "        m = max(column)\n"
-        "        e = [math.exp(z - m) for z in column]\n"
-        "        total = math.fsum(e)\n"
-        "        for k in range(len(e)):\n"
-        "            P[k, j] = e[k] / total\n"
-        "    return P\n"
-    ))
+    put(
+        "ok-warnings",
+        (
+            "import sys, warnings\n"
+            "def softmax(Z):\n"
+            "    warnings.warn('x', RuntimeWarning)\n"
+            "    with np.errstate(divide='warn'):\n"
+            "        np.log(np.zeros(1))  # RuntimeWarning: divide by zero encountered in log\n"
+            "    print('a note on stderr', file=sys.stderr)\n"
+            "    E = np.exp(Z - Z.max(axis=0, keepdims=True))\n"
+            "    return E / E.sum(axis=0, keepdims=True)\n"
+        ),
+        before_tests=("import warnings\nwarnings.simplefilter('always')\nwarnings.warn('careful', RuntimeWarning)\n",),
+    )
+    put(
+        "ok-slow-loop",
+        (
+            "import math\n"
+            "def softmax(Z):\n"
+            "    P = np.empty_like(Z, dtype=float)\n"
+            "    for j in range(Z.shape[1]):\n"
+            "        column = [float(z) for z in Z[:, j]]\n"
+            "        m = max(column)\n"
+            "        e = [math.exp(z - m) for z in column]\n"
+            "        total = math.fsum(e)\n"
+            "        for k in range(len(e)):\n"
+            "            P[k, j] = e[k] / total\n"
+            "    return P\n"
+        ),
+    )
     # exp and the division in float32 (about 7 significant digits), after the max-shift: what the
     # course's float32-friendly tolerance checks.RTOL accepts. (Casting the scores themselves to float32
     # first cannot be right to 1e-5 near +-1000: a float32 near 1000 is only known to ~6e-5.)
-    put("ok-float32", (
-        "def softmax(Z):\n"
-        "    E = np.exp((Z - Z.max(axis=0, keepdims=True)).astype(np.float32))\n"
-        "    return E / E.sum(axis=0, keepdims=True)\n"
-    ))
+    put(
+        "ok-float32",
+        (
+            "def softmax(Z):\n"
+            "    E = np.exp((Z - Z.max(axis=0, keepdims=True)).astype(np.float32))\n"
+            "    return E / E.sum(axis=0, keepdims=True)\n"
+        ),
+    )
     shutil.copytree(root / "submitted" / "sample-blank", root / "submitted" / "regrade-me")
 
 
@@ -522,7 +596,11 @@ def feedback(root: Path, student: str) -> str:
 
 def stdout_of(notebook) -> str:
     return "".join(
-        "".join(o.get("text", "")) for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "stream"
+        "".join(o.get("text", ""))
+        for c in notebook.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "stream"
     )
 
 
@@ -558,7 +636,10 @@ def test_the_class_is_graded_in_one_run_and_the_table_is_written(graded: Graded)
 def test_gradebook_agrees_with_the_grade_table(graded: Graded):
     result = subprocess.run(
         [sys.executable, "-m", "nbgrader", "export", "--to", str(graded.root / "export.csv")],
-        cwd=graded.root, capture_output=True, text=True, check=False,
+        cwd=graded.root,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     with open(graded.root / "export.csv", newline="") as handle:
@@ -578,7 +659,7 @@ def test_only_written_answers_await_manual_grading(graded: Graded):
         for student in graded.rows:
             try:
                 submission = gradebook.find_submission(ASSIGNMENT, student)
-            except Exception:  # noqa: BLE001 -- no submission recorded: checked in the test above
+            except Exception:
                 continue
             for notebook in submission.notebooks:
                 for grade in notebook.grades:
@@ -612,7 +693,10 @@ def test_detached_children_die_with_the_kernel(graded: Graded):
     left = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and (entry / "cmdline").read_bytes().split(b"\0")[:2] == [b"sleep", CHILD_MARKER.encode()]:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes().split(b"\0")[:2] == [
+                b"sleep",
+                CHILD_MARKER.encode(),
+            ]:
                 left.append(entry.name)
         except OSError:
             continue
@@ -621,7 +705,13 @@ def test_detached_children_die_with_the_kernel(graded: Graded):
 
 def test_file_writes_past_the_limit_fail(graded: Graded):
     notebook = autograded(graded.root, "fault-big-file")
-    errors = [o.evalue for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    errors = [
+        o.evalue
+        for c in notebook.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
     assert any("File too large" in e for e in errors), errors
 
 
@@ -656,10 +746,14 @@ def test_no_network_from_the_kernel(graded: Graded):
 
 def test_feedback_never_shows_hidden_tests_or_reference_values(graded: Graded):
     source = (graded.root / "source" / ASSIGNMENT / NOTEBOOK).read_text()
-    assert json.dumps(HIDDEN_TEST_LINE)[1:-1] in source, "the hidden test line to look for is not in the source any more"
+    assert json.dumps(HIDDEN_TEST_LINE)[1:-1] in source, (
+        "the hidden test line to look for is not in the source any more"
+    )
     for student in ("sample-solution", "sample-partial", "sample-blank", "wrong-patches-numpy"):
         html = feedback(graded.root, student)
-        assert "np.ones((1, 5))" not in html and "BEGIN HIDDEN TESTS" not in html, f"{student}: a hidden test is in the feedback"
+        assert "np.ones((1, 5))" not in html and "BEGIN HIDDEN TESTS" not in html, (
+            f"{student}: a hidden test is in the feedback"
+        )
     # the naive softmax passes the visible part of the overflow test and fails its hidden part
     message = test_error(autograded(graded.root, "sample-partial"), "test_softmax_overflow")
     assert message.startswith("a hidden test failed"), message
@@ -677,7 +771,9 @@ def test_regrading_one_student_replaces_only_their_row(graded: Graded):
     write(root, "regrade-me", make_notebook(release, CORRECT))
     rows = {row.student_id: row for row in grade(root, ASSIGNMENT, workers=2, students=["regrade-me"], limits=LIMITS)}
     assert (rows["regrade-me"].score, rows["regrade-me"].status) == (8, "graded"), rows["regrade-me"]
-    assert {s: r for s, r in rows.items() if s != "regrade-me"} == {s: r for s, r in before.items() if s != "regrade-me"}
+    assert {s: r for s, r in rows.items() if s != "regrade-me"} == {
+        s: r for s, r in before.items() if s != "regrade-me"
+    }
     with Gradebook(db_url(root)) as gradebook:
         assert gradebook.find_submission(ASSIGNMENT, "regrade-me").score == 8
 
@@ -692,6 +788,8 @@ def test_a_failure_of_the_grader_keeps_the_previous_row(graded: Graded):
     assert row.status == "grader error", row
     assert (row.score, row.max_score) == (before["regrade-me"].score, before["regrade-me"].max_score), row
     assert "previous result kept" in row.detail, row
-    assert {s: r for s, r in rows.items() if s != "regrade-me"} == {s: r for s, r in before.items() if s != "regrade-me"}
+    assert {s: r for s, r in rows.items() if s != "regrade-me"} == {
+        s: r for s, r in before.items() if s != "regrade-me"
+    }
     with Gradebook(db_url(root)) as gradebook:
         assert gradebook.find_submission(ASSIGNMENT, "regrade-me").score == before["regrade-me"].score

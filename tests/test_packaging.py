@@ -6,12 +6,11 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
-
+import tomllib
 from conftest import REPO
 
 from nnlab.cli import build_parser
@@ -49,7 +48,9 @@ def test_pip_and_conda_list_the_same_packages_and_versions():
     pip = pip_requirements()
     conda = conda_requirements()
     python = conda.pop("python", None)
-    assert python == ">=" + tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"].lstrip(">=")
+    assert python == ">=" + tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"].lstrip(
+        ">="
+    )
     only_pip = {k: v for k, v in pip.items() if k not in conda}
     only_conda = {k: v for k, v in conda.items() if k not in pip}
     differ = {k: (pip[k], conda[k]) for k in pip.keys() & conda.keys() if pip[k] != conda[k]}
@@ -92,8 +93,21 @@ def test_the_wheel_ships_the_built_in_mnist_and_its_licence(tmp_path):
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(REPO / name, project / name)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path / "dist"), str(project)],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(project),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     (wheel,) = (tmp_path / "dist").glob("nnlab-*.whl")
     with zipfile.ZipFile(wheel) as archive:

@@ -278,7 +278,11 @@ def test_training_names_a_forgotten_transpose():
 def test_training_functions_read_no_global_data():
     # The tutorial's network() read a global X_train; everything here must come from arguments.
     for function in (R.train_sgd, R.train_batch_gd, R.train_with_validation, R._run, R._sgd_epochs):
-        arrays = {k: type(v).__name__ for k, v in inspect.getclosurevars(function).globals.items() if isinstance(v, np.ndarray)}
+        arrays = {
+            k: type(v).__name__
+            for k, v in inspect.getclosurevars(function).globals.items()
+            if isinstance(v, np.ndarray)
+        }
         assert not arrays, f"{function.__name__} reads global arrays {arrays}"
 
 
@@ -286,7 +290,9 @@ def test_train_with_validation_records_losses_and_early_stopping_keeps_the_best_
     # Few noisy samples and a large network overfit quickly, so the validation loss turns up.
     X, Y = teacher_problem(n_samples=40, seed=15)
     X_val, Y_val = teacher_problem(n_samples=200, seed=16)
-    params, history = R.train_with_validation(X, Y, X_val, Y_val, n_hidden=64, learning_rate=0.3, epochs=60, batch_size=5, seed=0)
+    params, history = R.train_with_validation(
+        X, Y, X_val, Y_val, n_hidden=64, learning_rate=0.3, epochs=60, batch_size=5, seed=0
+    )
     assert history.epoch.tolist() == list(range(61))
     assert history.train_loss.shape == history.val_loss.shape == (61,)
     assert history.train_loss[-1] < history.train_loss[0]
@@ -295,7 +301,9 @@ def test_train_with_validation_records_losses_and_early_stopping_keeps_the_best_
     assert history.best_epoch == history.epoch[best]
     np.testing.assert_allclose(R.loss(X_val, Y_val, params), history.val_loss[-1], rtol=1e-12)
 
-    stopped, early = R.train_with_validation(X, Y, X_val, Y_val, n_hidden=64, learning_rate=0.3, epochs=60, batch_size=5, seed=0, patience=5)
+    stopped, early = R.train_with_validation(
+        X, Y, X_val, Y_val, n_hidden=64, learning_rate=0.3, epochs=60, batch_size=5, seed=0, patience=5
+    )
     assert early.stopped_early and early.epoch[-1] == early.best_epoch + 5
     assert early.best_epoch == early.epoch[np.argmin(early.val_loss)]
     np.testing.assert_allclose(R.loss(X_val, Y_val, stopped), early.val_loss.min(), rtol=1e-12)
@@ -386,12 +394,14 @@ def test_linear_schedule_lowers_the_learning_rate_every_epoch():
 
 def test_a_callable_schedule_and_the_schedule_of_every_training_function():
     X, Y, start = small_problem(5, 4, 3, 12, seed=31)
-    halve_after_first = lambda epoch, epochs: 1.0 if epoch == 1 else 0.5  # noqa: E731
+    halve_after_first = lambda epoch, epochs: 1.0 if epoch == 1 else 0.5
     gd = R.train_batch_gd(X, Y, params=start, learning_rate=1.0, epochs=2, lr_schedule=halve_after_first)
     expected = replay_sgd(X, Y, start, [1.0, 0.5], 12, None)
     for name in R.PARAM_NAMES:
         np.testing.assert_allclose(gd[name], expected[name], rtol=1e-12, err_msg=name)
-    validated, _ = R.train_with_validation(X, Y, X, Y, params=start, learning_rate=0.5, epochs=3, batch_size=5, seed=3, lr_schedule="linear")
+    validated, _ = R.train_with_validation(
+        X, Y, X, Y, params=start, learning_rate=0.5, epochs=3, batch_size=5, seed=3, lr_schedule="linear"
+    )
     plain = R.train_sgd(X, Y, params=start, learning_rate=0.5, epochs=3, batch_size=5, seed=3, lr_schedule="linear")
     assert all(np.array_equal(validated[k], plain[k]) for k in plain)
     with pytest.raises(ValueError, match="lr_schedule"):
@@ -461,14 +471,27 @@ def test_weight_decay_and_shifted_images_train_as_written_out(dtype, batch_size,
     # 36 images of 6x6: every step must be the textbook step on this epoch's moved images plus
     # weight_decay * W, in both the fused loop and the plain one.
     X, Y, _ = small_problem(36, 5, 3, 40, seed=41)
-    trained = R.train_sgd(X, Y, n_hidden=5, learning_rate=0.3, epochs=3, batch_size=batch_size, seed=42, dtype=dtype,
-                          weight_decay=weight_decay, max_shift=max_shift, lr_schedule="cosine")
+    trained = R.train_sgd(
+        X,
+        Y,
+        n_hidden=5,
+        learning_rate=0.3,
+        epochs=3,
+        batch_size=batch_size,
+        seed=42,
+        dtype=dtype,
+        weight_decay=weight_decay,
+        max_shift=max_shift,
+        lr_schedule="cosine",
+    )
     rng = np.random.default_rng(42)
     start = R.init_params(36, 5, 3, seed=rng)
     rates = [0.3 * R.learning_rate_factor("cosine", e, 3) for e in (1, 2, 3)]
     expected = replay_sgd_with(X, Y, start, rates, batch_size, rng, weight_decay=weight_decay, max_shift=max_shift)
     for name in R.PARAM_NAMES:
-        np.testing.assert_allclose(trained[name].astype(np.float64), expected[name], rtol=1e-10, atol=1e-13, err_msg=name)
+        np.testing.assert_allclose(
+            trained[name].astype(np.float64), expected[name], rtol=1e-10, atol=1e-13, err_msg=name
+        )
 
 
 def test_weight_decay_shrinks_the_weights_and_leaves_the_biases_to_the_data():
@@ -489,7 +512,8 @@ def test_shifting_needs_square_images():
 
 def test_validation_losses_are_the_plain_cross_entropy_on_unshifted_images():
     X, Y, _ = small_problem(16, 4, 3, 30, seed=46)
-    params, history = R.train_with_validation(X, Y, X[:, :10], Y[:, :10], n_hidden=4, epochs=2, batch_size=5,
-                                              weight_decay=0.5, max_shift=1)
+    params, history = R.train_with_validation(
+        X, Y, X[:, :10], Y[:, :10], n_hidden=4, epochs=2, batch_size=5, weight_decay=0.5, max_shift=1
+    )
     assert history.train_loss[-1] == pytest.approx(R.loss(X, Y, params), rel=1e-12)
     assert history.val_loss[-1] == pytest.approx(R.loss(X[:, :10], Y[:, :10], params), rel=1e-12)

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import socket
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -120,7 +119,8 @@ def test_infinite_loop_ignoring_sigint_is_killed(workdir: Path):
 
     assert report.status == "timed out" and report.cell_index == 1 and report.cell_name == "test_loop"
     assert report.detail == (
-        "cell 1 (test_loop) ran for more than 2 s; the kernel ignored the interrupt and was killed")
+        "cell 1 (test_loop) ran for more than 2 s; the kernel ignored the interrupt and was killed"
+    )
     assert report.kernel_exit == "killed by the sandbox"
     assert [c.status for c in report.cells] == ["ok", "timed out", "not run"]
     cells = report.notebook.cells
@@ -252,6 +252,7 @@ def test_file_size_limit(workdir: Path):
         "except OSError as exc:\n"
         "    print('refused:', exc.errno, exc.strerror)",
     )
+
     async def from_a_running_event_loop():  # e.g. called from async grading code or a notebook
         return execute_notebook(nb, workdir, Limits(**FAST, file_size_bytes=10 * MB))
 
@@ -300,8 +301,10 @@ def test_student_cannot_read_root_only_files(tmp_path: Path, workdir: Path):
     os.chmod(secret_dir / "answers.txt", 0o600)
     nb = notebook(
         "import os\nprint(os.getuid())",
-        *(f"try:\n    print(open({str(p)!r}).read()[:20])\nexcept OSError as exc:\n    print('refused', type(exc).__name__)"
-          for p in (secret_dir / "answers.txt", "/etc/shadow")),
+        *(
+            f"try:\n    print(open({str(p)!r}).read()[:20])\nexcept OSError as exc:\n    print('refused', type(exc).__name__)"
+            for p in (secret_dir / "answers.txt", "/etc/shadow")
+        ),
         "open('mine.txt', 'w').write('ok'); print(open('mine.txt').read())",
     )
     report = run(nb, workdir)
@@ -361,8 +364,9 @@ def test_kernel_manager_works_as_nbclient_kernel_manager_class(workdir: Path):
     from nbclient import NotebookClient
 
     nb = notebook("import os\nprint(os.getuid(), os.getcwd())")
-    client = NotebookClient(nb, kernel_manager_class=SandboxKernelManager, timeout=20,
-                            resources={"metadata": {"path": str(workdir)}})
+    client = NotebookClient(
+        nb, kernel_manager_class=SandboxKernelManager, timeout=20, resources={"metadata": {"path": str(workdir)}}
+    )
     client.execute()
     uid, cwd = text_of(nb.cells[0]).split()
     assert cwd == str(workdir.resolve())
@@ -381,10 +385,14 @@ def test_kernel_that_cannot_start_is_reported(workdir: Path):
 
 def test_drop_warning_streams_only_drops_pure_warnings():
     nb = notebook("a", "b", "c")
-    warn = ("/home/s/nb.py:3: RuntimeWarning: overflow encountered in exp\n  return 1 / (1 + np.exp(-z))\n"
-            "RuntimeWarning: divide by zero encountered in log\n")
-    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stderr", text=warn),
-                           nbformat.v4.new_output("stream", name="stdout", text="ok\n")]
+    warn = (
+        "/home/s/nb.py:3: RuntimeWarning: overflow encountered in exp\n  return 1 / (1 + np.exp(-z))\n"
+        "RuntimeWarning: divide by zero encountered in log\n"
+    )
+    nb.cells[0].outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text=warn),
+        nbformat.v4.new_output("stream", name="stdout", text="ok\n"),
+    ]
     nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stderr", text=warn + "Traceback: boom\n")]
     nb.cells[2].outputs = [nbformat.v4.new_output("stream", name="stderr", text="just a message\n")]
     assert drop_warning_streams(nb) == 1

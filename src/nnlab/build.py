@@ -40,7 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("assignments", nargs="*", help="assignments to build (default: all in source/)")
     parser.add_argument("--root", type=Path, help="course root (default: the folder with nbgrader_config.py)")
     parser.add_argument("--no-execute", action="store_true", help="skip executing the notebooks into notebooks/")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="notebooks executed at once (default: cores)")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="notebooks executed at once (default: cores)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,8 +62,12 @@ def build(root: Path, names: list[str], *, execute: bool = True, workers: int = 
     if execute:
         started = time.perf_counter()
         with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-            done = pool.map(execute_notebook, [source_notebook(root, n) for n in names],
-                            [root / "notebooks" / f"{n}.ipynb" for n in names], [root / SANITIZE_CONFIG] * len(names))
+            done = pool.map(
+                execute_notebook,
+                [source_notebook(root, n) for n in names],
+                [root / "notebooks" / f"{n}.ipynb" for n in names],
+                [root / SANITIZE_CONFIG] * len(names),
+            )
             for name, seconds in zip(names, done):
                 print(f"notebooks/{name}.ipynb: executed in {seconds:.0f} s")
         print(f"notebooks executed in {time.perf_counter() - started:.0f} s")
@@ -112,7 +118,6 @@ def execute_notebook(source: Path, destination: Path, sanitize_config: Path, tim
     return time.perf_counter() - started
 
 
-
 # --------------------------------------------------------------------------- the sample class
 
 
@@ -130,7 +135,9 @@ def make_sample_submissions(root: Path, name: str) -> None:
     """
     release_path = root / "release" / name / f"{name}.ipynb"
     release = read_notebook(release_path)
-    solutions = {grade_id(c): solution_source(c) for c in read_notebook(source_notebook(root, name)).cells if _is_answer(c)}
+    solutions = {
+        grade_id(c): solution_source(c) for c in read_notebook(source_notebook(root, name)).cells if _is_answer(c)
+    }
     partial_spec = partial_sample(root, name)
 
     for student, replacements in (

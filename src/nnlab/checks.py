@@ -20,8 +20,9 @@ from __future__ import annotations
 import contextlib
 import traceback
 import types
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -118,7 +119,6 @@ def reference_disabled(*names: str) -> Iterator[None]:
             getattr(reference, name).__code__ = code
 
 
-
 # While grading, the link to the student's kernel: ``remote(function_name, reference_names, args,
 # kwargs)`` returns ``(output, args_after, kwargs_after)`` or raises. None: call the function here.
 _remote: Callable | None = None
@@ -191,7 +191,7 @@ def serve_call(namespace: dict, function_name: str, reference_names: list[str], 
         result = {"output": call_own(function, *args, reference=tuple(reference_names), **kwargs)}
     except KeyError:
         result = {"raised": ["NameError", f"{function_name} is not defined: run the cell that defines it"]}
-    except Exception as error:  # noqa: BLE001 -- every failure goes back to the grader
+    except Exception as error:
         kind = "CheckFailure" if isinstance(error, CheckFailure) else type(error).__name__
         message = str(error) or traceback.format_exception_only(type(error), error)[-1].strip()
         result = {"raised": [kind, message]}
@@ -246,7 +246,9 @@ def assert_close(
         where = int(np.flatnonzero(~finite.reshape(-1))[0])
         place = f"{name}{_index(where, expected.shape)} is {actual.reshape(-1)[where]}"
         count = f"{int((~finite).sum())} of {actual.size} entries are not finite"
-        raise CheckFailure(f"{place}, expected {expected.reshape(-1)[where]:.6g} ({count})", public=f"{place} ({count})")
+        raise CheckFailure(
+            f"{place}, expected {expected.reshape(-1)[where]:.6g} ({count})", public=f"{place} ({count})"
+        )
     error = np.abs(actual.astype(np.float64) - expected) - (atol + rtol * np.abs(expected))
     bad = error > 0
     if bad.any():
@@ -254,7 +256,8 @@ def assert_close(
         place = f"{name}{_index(worst, expected.shape)} is {actual.reshape(-1)[worst]:.6g}"
         count = f"{int(bad.sum())} of {actual.size} entries differ by more than rtol={rtol:g}, atol={atol:g}"
         raise CheckFailure(
-            f"{place}, expected {expected.reshape(-1)[worst]:.6g} ({count})", public=f"{place}, which is wrong ({count})"
+            f"{place}, expected {expected.reshape(-1)[worst]:.6g} ({count})",
+            public=f"{place}, which is wrong ({count})",
         )
 
 
@@ -265,7 +268,10 @@ def assert_scalar_close(actual: Any, expected: float, *, name: str, rtol: float 
     if not isinstance(actual, (int, float, np.number)):
         raise CheckFailure(f"{name} is a {type(actual).__name__}, expected a single number")
     if not np.isfinite(actual):
-        raise CheckFailure(f"{name} is {actual}, expected the finite value {expected:.6g}", public=f"{name} is {actual}, expected a finite value")
+        raise CheckFailure(
+            f"{name} is {actual}, expected the finite value {expected:.6g}",
+            public=f"{name} is {actual}, expected a finite value",
+        )
     if abs(actual - expected) > atol + rtol * abs(expected):
         ratio = f" ({actual / expected:.4g} times the expected value)" if expected else ""
         raise CheckFailure(
@@ -286,11 +292,15 @@ def assert_columns_sum_to_one(P: Any, *, name: str, atol: float = RTOL) -> None:
     bad = ~(np.abs(sums - 1) <= atol)
     if bad.any():
         column = int(np.flatnonzero(bad)[0])
-        raise CheckFailure(f"column {column} of {name} sums to {sums[column]:.6g}, expected 1 ({int(bad.sum())} of {P.shape[1]} columns are off)")
+        raise CheckFailure(
+            f"column {column} of {name} sums to {sums[column]:.6g}, expected 1 ({int(bad.sum())} of {P.shape[1]} columns are off)"
+        )
     negative = P < 0
     if negative.any():
         where = int(np.flatnonzero(negative.reshape(-1))[0])
-        raise CheckFailure(f"{name}{_index(where, P.shape)} is {P.reshape(-1)[where]:.6g}: probabilities cannot be negative")
+        raise CheckFailure(
+            f"{name}{_index(where, P.shape)} is {P.reshape(-1)[where]:.6g}: probabilities cannot be negative"
+        )
 
 
 def withhold(names: list[str] | tuple[str, ...]) -> None:
@@ -303,7 +313,9 @@ def withhold(names: list[str] | tuple[str, ...]) -> None:
         function = getattr(reference, name, None)
         if function is None:
             continue
-        message = f"nnlab.reference.{name} is withheld while your notebook is graded: the graded function must be your own"
+        message = (
+            f"nnlab.reference.{name} is withheld while your notebook is graded: the graded function must be your own"
+        )
         namespace: dict[str, Any] = {}
         exec(f"def {name}(*args, **kwargs):\n    raise NotImplementedError({message!r})", namespace)
         function.__code__ = namespace[name].__code__

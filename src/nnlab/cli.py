@@ -20,26 +20,40 @@ machine. `nnlab train --full` uses the full 60,000 / 10,000 set instead ($MNIST_
 
 # Each subcommand: (name, module with add_arguments and run, one-line help, description).
 SUBCOMMANDS = (
-    ("train", train,
-     "train the reference network; print accuracy, confusion matrix and classification report; save plots",
-     "Train the reference two-layer network on MNIST, evaluate it on held-out "
-     "images (truth on the rows of the confusion matrix) and save plots."),
-    ("build", build,
-     "regenerate release/ (nbgrader generate_assignment), the sample class in submitted/ and the executed notebooks/",
-     "Regenerate everything derived from source/: the student release, the sample submissions "
-     "(solution, partial, blank) and the executed notebooks that nbval checks."),
-    ("grade", grading,
-     "grade every submission of an assignment (sandboxed, tests decided outside the kernel); write grades/ASSIGNMENT.csv",
-     "Grade submitted/<student>/ASSIGNMENT/ on top of nbgrader and write the grade table and feedback."),
-    ("course", main_job,
-     "the main job: train the reference network, build everything, grade the sample class, print the grade table",
-     "Train and evaluate the reference network, build the release and executed notebooks, "
-     "grade the sample class and print the grade table."),
+    (
+        "train",
+        train,
+        "train the reference network; print accuracy, confusion matrix and classification report; save plots",
+        "Train the reference two-layer network on MNIST, evaluate it on held-out "
+        "images (truth on the rows of the confusion matrix) and save plots.",
+    ),
+    (
+        "build",
+        build,
+        "regenerate release/ (nbgrader generate_assignment), the sample class in submitted/ and the executed notebooks/",
+        "Regenerate everything derived from source/: the student release, the sample submissions "
+        "(solution, partial, blank) and the executed notebooks that nbval checks.",
+    ),
+    (
+        "grade",
+        grading,
+        "grade every submission of an assignment (sandboxed, tests decided outside the kernel); write grades/ASSIGNMENT.csv",
+        "Grade submitted/<student>/ASSIGNMENT/ on top of nbgrader and write the grade table and feedback.",
+    ),
+    (
+        "course",
+        main_job,
+        "the main job: train the reference network, build everything, grade the sample class, print the grade table",
+        "Train and evaluate the reference network, build the release and executed notebooks, "
+        "grade the sample class and print the grade table.",
+    ),
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nnlab", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="nnlab", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module, help_text, description in SUBCOMMANDS:
         subparser = sub.add_parser(name, help=help_text, description=description)

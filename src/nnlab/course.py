@@ -50,13 +50,17 @@ def nbgrader_env() -> dict[str, str]:
     return env
 
 
-def run_nbgrader(root: Path, *args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def run_nbgrader(
+    root: Path, *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Run ``nbgrader ARGS`` in the course root (``env`` added to the environment); on failure raise
     with nbgrader's own output."""
     command = [sys.executable, "-m", "nbgrader", *args]
     result = subprocess.run(command, cwd=root, env={**nbgrader_env(), **(env or {})}, capture_output=True, text=True)
     if check and result.returncode != 0:
-        raise CourseError(f"nbgrader {' '.join(args)} failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}")
+        raise CourseError(
+            f"nbgrader {' '.join(args)} failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
     return result
 
 

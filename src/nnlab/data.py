@@ -117,26 +117,19 @@ class Digits:
         if X.ndim != 2:
             raise ValueError(f"Digits.X must be 2-D (n_samples, n_features), got shape {X.shape}")
         if y.shape != (X.shape[0],):
-            raise ValueError(
-                f"Digits.y must have shape ({X.shape[0]},) to match X {X.shape}, got {y.shape}"
-            )
+            raise ValueError(f"Digits.y must have shape ({X.shape[0]},) to match X {X.shape}, got {y.shape}")
         if int(np.prod(image_shape)) != X.shape[1]:
-            raise ValueError(
-                f"Digits.image_shape {image_shape} does not match {X.shape[1]} features per row"
-            )
+            raise ValueError(f"Digits.image_shape {image_shape} does not match {X.shape[1]} features per row")
         if self.kind not in _KINDS:
             raise ValueError(f"Digits.kind must be one of {_KINDS}, got {self.kind!r}")
         if X.size and (X.min() < 0.0 or X.max() > 1.0):
-            raise ValueError(
-                f"Digits.X must be scaled to [0, 1], got values in [{X.min()}, {X.max()}]"
-            )
+            raise ValueError(f"Digits.X must be scaled to [0, 1], got values in [{X.min()}, {X.max()}]")
         if y.size and (y.min() < 0 or y.max() > 9):
             raise ValueError(f"Digits.y must be in 0..9, got values in [{y.min()}, {y.max()}]")
         n = self.n_official_train
         if n is not None and not 0 < n < X.shape[0]:
             raise ValueError(
-                f"Digits.n_official_train={n} must leave both a training and a test part "
-                f"of the {X.shape[0]} samples"
+                f"Digits.n_official_train={n} must leave both a training and a test part of the {X.shape[0]} samples"
             )
 
     def __iter__(self) -> Iterator[np.ndarray]:
@@ -208,25 +201,19 @@ def _load_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.nda
     labels = read_idx(labels_path)
 
     if images.ndim != 3 or images.shape[1:] != MNIST_IMAGE_SHAPE:
-        raise ValueError(
-            f"{images_path}: expected MNIST images of shape (n, 28, 28), got {images.shape}"
-        )
+        raise ValueError(f"{images_path}: expected MNIST images of shape (n, 28, 28), got {images.shape}")
     if images.dtype != np.uint8:
         # Scaling by 1/255 is only right for unsigned-byte pixels.
-        raise ValueError(
-            f"{images_path}: expected unsigned-byte pixels (IDX type 0x08), got {images.dtype}"
-        )
+        raise ValueError(f"{images_path}: expected unsigned-byte pixels (IDX type 0x08), got {images.dtype}")
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(
-            f"{labels_path}: expected a 1-D array of integer labels, "
-            f"got shape {labels.shape} dtype {labels.dtype}"
+            f"{labels_path}: expected a 1-D array of integer labels, got shape {labels.shape} dtype {labels.dtype}"
         )
     bad = np.flatnonzero((labels < 0) | (labels > 9))
     if bad.size:
         i = int(bad[0])
         raise ValueError(
-            f"{labels_path}: label {int(labels[i])} at index {i} is not a digit 0..9 "
-            f"({bad.size} bad label(s) in total)"
+            f"{labels_path}: label {int(labels[i])} at index {i} is not a digit 0..9 ({bad.size} bad label(s) in total)"
         )
     if images.shape[0] != labels.shape[0]:
         raise ValueError(
@@ -265,7 +252,8 @@ def _load_idx_folder(folder: Path, origin: str) -> Digits:
             # Images without labels usually mean a download that stopped halfway.
             logger.warning(
                 "ignoring %s: %s[.gz] is missing, using the test split only",
-                train_images, _TRAIN_LABELS,
+                train_images,
+                _TRAIN_LABELS,
             )
         elif train_labels is not None:
             logger.info("ignoring %s: no training images next to it", train_labels)
@@ -329,9 +317,7 @@ def _load_openml(data_home: str | os.PathLike | None) -> Digits:
     if data.ndim != 2 or data.shape[1] != 784:
         raise ValueError(f"OpenML mnist_784: expected 784 pixel columns, got shape {data.shape}")
     if target.shape != (data.shape[0],):
-        raise ValueError(
-            f"OpenML mnist_784: {data.shape[0]} images but target of shape {target.shape}"
-        )
+        raise ValueError(f"OpenML mnist_784: {data.shape[0]} images but target of shape {target.shape}")
     try:
         # Labels arrive as the strings '0'..'9' (a nominal ARFF attribute).
         y = np.array([int(v) for v in target], dtype=np.int64)
@@ -339,12 +325,14 @@ def _load_openml(data_home: str | os.PathLike | None) -> Digits:
         raise ValueError(f"OpenML mnist_784: labels are not digits: {exc}") from exc
     X = np.array(data, dtype=np.float64)  # a copy: we scale it in place
     if X.size and (X.min() < 0 or X.max() > 255):
-        raise ValueError(
-            f"OpenML mnist_784: pixel values outside 0..255 ([{X.min()}, {X.max()}])"
-        )
+        raise ValueError(f"OpenML mnist_784: pixel values outside 0..255 ([{X.min()}, {X.max()}])")
     X /= 255.0
     return Digits(
-        X, y, "OpenML mnist_784", "openml", MNIST_IMAGE_SHAPE,
+        X,
+        y,
+        "OpenML mnist_784",
+        "openml",
+        MNIST_IMAGE_SHAPE,
         _official_train_count_openml(X.shape[0]),
     )
 
@@ -519,14 +507,11 @@ def one_hot(y: np.ndarray, n_classes: int = 10) -> np.ndarray:
     if bad.size:
         i = int(bad[0])
         raise ValueError(
-            f"one_hot: label {int(y[i])} at index {i} is outside 0..{n_classes - 1} "
-            f"({bad.size} bad label(s) in total)"
+            f"one_hot: label {int(y[i])} at index {i} is outside 0..{n_classes - 1} ({bad.size} bad label(s) in total)"
         )
     # sparse_output replaced sparse= in scikit-learn 1.2 (sparse= was removed
     # in 1.4); dense output is what the numpy network code expects.
-    encoder = OneHotEncoder(
-        sparse_output=False, categories=[np.arange(n_classes)], dtype=np.float64
-    )
+    encoder = OneHotEncoder(sparse_output=False, categories=[np.arange(n_classes)], dtype=np.float64)
     return encoder.fit_transform(y.reshape(-1, 1))
 
 
@@ -563,7 +548,5 @@ def split(
     n = data.n_official_train
     if n is not None:
         return X[:n], X[n:], y[:n], y[n:]
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=test_size, random_state=seed, stratify=y
-    )
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
     return X_train, X_test, y_train, y_test

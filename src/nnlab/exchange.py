@@ -51,7 +51,11 @@ def encode(value: Any, arrays: list[np.ndarray], depth: int = 0) -> Any:
     if isinstance(value, np.generic):
         if value.dtype.kind not in "biuf":
             return {"t": "opaque", "type": f"numpy {value.dtype}"}
-        return {"t": "scalar", "dtype": value.dtype.str, "v": _float(value.item()) if value.dtype.kind == "f" else value.item()}
+        return {
+            "t": "scalar",
+            "dtype": value.dtype.str,
+            "v": _float(value.item()) if value.dtype.kind == "f" else value.item(),
+        }
     if isinstance(value, int):
         return {"t": "int", "v": value}
     if isinstance(value, float):
@@ -61,7 +65,11 @@ def encode(value: Any, arrays: list[np.ndarray], depth: int = 0) -> Any:
     if isinstance(value, (list, tuple)):
         return {"t": type(value).__name__, "v": [encode(v, arrays, depth + 1) for v in value]}
     if isinstance(value, dict):
-        items = [[encode(k, arrays, depth + 1), encode(v, arrays, depth + 1)] for k, v in value.items() if isinstance(k, (str, int))]
+        items = [
+            [encode(k, arrays, depth + 1), encode(v, arrays, depth + 1)]
+            for k, v in value.items()
+            if isinstance(k, (str, int))
+        ]
         if len(items) != len(value):
             return {"t": "opaque", "type": "dict with keys that are not str or int"}
         return {"t": "dict", "v": items}
@@ -79,7 +87,9 @@ def decode(description: Any, arrays: list[np.ndarray]) -> Any:
     if kind == "float":
         return float(description["v"])
     if kind == "scalar":
-        return np.dtype(description["dtype"]).type(float(description["v"]) if isinstance(description["v"], str) else description["v"])
+        return np.dtype(description["dtype"]).type(
+            float(description["v"]) if isinstance(description["v"], str) else description["v"]
+        )
     if kind == "ndarray":
         return arrays[description["i"]].copy()
     if kind == "list":
@@ -100,7 +110,11 @@ def save(path: Path, value: Any) -> None:
     arrays: list[np.ndarray] = []
     structure = json.dumps(encode(value, arrays))
     buffer = io.BytesIO()
-    np.savez(buffer, __structure__=np.frombuffer(structure.encode(), dtype=np.uint8), **{f"a{i}": a for i, a in enumerate(arrays)})
+    np.savez(
+        buffer,
+        __structure__=np.frombuffer(structure.encode(), dtype=np.uint8),
+        **{f"a{i}": a for i, a in enumerate(arrays)},
+    )
     partial = path.with_name(path.name + ".partial")
     partial.write_bytes(buffer.getvalue())
     partial.replace(path)

@@ -69,11 +69,17 @@ class Outcome:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("assignment", help="assignment to grade, e.g. 02-softmax")
     parser.add_argument("--root", type=Path, help="course root (default: the folder with nbgrader_config.py)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="students graded at once (default: cores)")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="students graded at once (default: cores)"
+    )
     parser.add_argument("--student", action="append", dest="students", help="grade only this student (repeatable)")
     parser.add_argument("--cell-timeout", type=float, default=120, help="seconds a cell may run (default: %(default)s)")
-    parser.add_argument("--notebook-timeout", type=float, default=900, help="seconds a notebook may run (default: %(default)s)")
-    parser.add_argument("--memory-gb", type=float, default=2.0, help="address space of a student's kernel (default: %(default)s)")
+    parser.add_argument(
+        "--notebook-timeout", type=float, default=900, help="seconds a notebook may run (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--memory-gb", type=float, default=2.0, help="address space of a student's kernel (default: %(default)s)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -81,20 +87,41 @@ def run(args: argparse.Namespace) -> int:
     from .sandbox import GiB, Limits
 
     root = find_root(args.root)
-    limits = Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout, memory_bytes=int(args.memory_gb * GiB))
-    rows = grade(root, args.assignment, workers=args.workers, students=args.students, limits=limits, progress=not args.no_progress)
+    limits = Limits(
+        cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout, memory_bytes=int(args.memory_gb * GiB)
+    )
+    rows = grade(
+        root,
+        args.assignment,
+        workers=args.workers,
+        students=args.students,
+        limits=limits,
+        progress=not args.no_progress,
+    )
     print(format_summary(args.assignment, rows))
-    print(f"\ngrade table: {root / 'grades' / (args.assignment + '.csv')}; feedback: {root / 'feedback'}/<student>/{args.assignment}/")
+    print(
+        f"\ngrade table: {root / 'grades' / (args.assignment + '.csv')}; feedback: {root / 'feedback'}/<student>/{args.assignment}/"
+    )
     return 0
 
 
 # --------------------------------------------------------------------------- the class
 
 
-def grade(root: Path, assignment: str, *, workers: int | None = None, students: list[str] | None = None, limits=None, progress: bool = False) -> list[GradeRow]:
+def grade(
+    root: Path,
+    assignment: str,
+    *,
+    workers: int | None = None,
+    students: list[str] | None = None,
+    limits=None,
+    progress: bool = False,
+) -> list[GradeRow]:
     """Grade every submission of ``assignment`` (or only ``students``); returns the whole grade table."""
     if assignment not in assignments(root):
-        raise SystemExit(f"nnlab grade: no assignment {assignment!r} in {root / 'source'} (have: {', '.join(assignments(root))})")
+        raise SystemExit(
+            f"nnlab grade: no assignment {assignment!r} in {root / 'source'} (have: {', '.join(assignments(root))})"
+        )
     if (root / "downloaded" / assignment / "archive").is_dir():
         run_nbgrader(root, "zip_collect", assignment, "--force")
     everyone = sorted(p.parent.name for p in (root / "submitted").glob(f"*/{assignment}") if p.is_dir())
@@ -114,7 +141,10 @@ def grade(root: Path, assignment: str, *, workers: int | None = None, students: 
             if result.returncode != 0:
                 for outcome in outcomes.values():
                     if outcome.student_id in staged:
-                        outcome.status, outcome.detail = "grader error", f"nbgrader autograde failed: {_last_line(result.stderr)}"
+                        outcome.status, outcome.detail = (
+                            "grader error",
+                            f"nbgrader autograde failed: {_last_line(result.stderr)}",
+                        )
             run_nbgrader(root, "generate_feedback", assignment, "--force", check=False)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -123,7 +153,9 @@ def grade(root: Path, assignment: str, *, workers: int | None = None, students: 
     return rows
 
 
-def _run_workers(root: Path, assignment: str, students: list[str], workers: int, limits, progress: bool) -> dict[str, Outcome]:
+def _run_workers(
+    root: Path, assignment: str, students: list[str], workers: int, limits, progress: bool
+) -> dict[str, Outcome]:
     outcomes: dict[str, Outcome] = {}
     bar = None
     if progress:
@@ -136,8 +168,10 @@ def _run_workers(root: Path, assignment: str, students: list[str], workers: int,
             student = futures[future]
             try:
                 outcome = future.result()
-            except Exception as error:  # noqa: BLE001 -- a broken worker loses one student, not the class
-                outcome = Outcome(student, "grader error", f"the grading worker failed: {type(error).__name__}: {error}")
+            except Exception as error:
+                outcome = Outcome(
+                    student, "grader error", f"the grading worker failed: {type(error).__name__}: {error}"
+                )
             outcomes[student] = outcome
             if bar is not None:
                 bar.update(1)
@@ -177,8 +211,10 @@ def grade_student(root: str, assignment: str, student: str, limits=None) -> Outc
             # elsewhere should record the same notebook.
             sanitize_outputs(graded.notebook, root_path / SANITIZE_CONFIG)
         return Outcome(student, status, detail, nbformat.writes(graded.notebook))
-    except Exception as error:  # noqa: BLE001
-        return Outcome(student, "grader error", f"{type(error).__name__}: {error} ({_last_line(traceback.format_exc())})")
+    except Exception as error:
+        return Outcome(
+            student, "grader error", f"{type(error).__name__}: {error} ({_last_line(traceback.format_exc())})"
+        )
 
 
 def _stage(root: Path, assignment: str, outcomes: dict[str, Outcome], staging: Path) -> set[str]:
@@ -206,11 +242,23 @@ def _merge_rows(root: Path, assignment: str, outcomes: dict[str, Outcome]) -> li
         if outcome.status == "grader error":
             kept = previous.get(student)
             note = f"grading failed, previous result kept: {outcome.detail}" if kept else outcome.detail
-            rows[student] = GradeRow(student, kept.score if kept else 0.0, kept.max_score if kept else _max_score(root, assignment), "grader error", note)
+            rows[student] = GradeRow(
+                student,
+                kept.score if kept else 0.0,
+                kept.max_score if kept else _max_score(root, assignment),
+                "grader error",
+                note,
+            )
             continue
         score = scores.get(student)
         detail = "; ".join(d for d in (outcome.detail, score.detail if score else "") if d)
-        rows[student] = GradeRow(student, score.score if score else 0.0, score.max_score if score else _max_score(root, assignment), outcome.status, detail)
+        rows[student] = GradeRow(
+            student,
+            score.score if score else 0.0,
+            score.max_score if score else _max_score(root, assignment),
+            outcome.status,
+            detail,
+        )
     return [rows[s] for s in sorted(rows)]
 
 
@@ -253,7 +301,10 @@ def read_grade_table(path: Path) -> list[GradeRow]:
     if not path.is_file():
         return []
     with path.open(newline="") as handle:
-        return [GradeRow(r["student_id"], float(r["score"]), float(r["max_score"]), r["status"], r["detail"]) for r in csv.DictReader(handle)]
+        return [
+            GradeRow(r["student_id"], float(r["score"]), float(r["max_score"]), r["status"], r["detail"])
+            for r in csv.DictReader(handle)
+        ]
 
 
 def write_grade_table(path: Path, rows: list[GradeRow]) -> None:
@@ -273,7 +324,10 @@ def format_summary(assignment: str, rows: list[GradeRow]) -> str:
     width = max([len(r.student_id) for r in rows] + [10])
     lines = [f"{assignment}: {len(rows)} students", f"{'student'.ljust(width)}  {'score':>13}  status"]
     for row in rows:
-        lines.append(f"{row.student_id.ljust(width)}  {row.score:>6g} / {row.max_score:<4g}  {row.status}" + (f": {row.detail}" if row.detail else ""))
+        lines.append(
+            f"{row.student_id.ljust(width)}  {row.score:>6g} / {row.max_score:<4g}  {row.status}"
+            + (f": {row.detail}" if row.detail else "")
+        )
     counts = {s: sum(r.status == s for r in rows) for s in STATUSES}
     lines.append(", ".join(f"{n} {s}" for s, n in counts.items() if n))
     return "\n".join(lines)

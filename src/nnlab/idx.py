@@ -33,14 +33,14 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
-    "IDXError",
-    "OFFICIAL_MD5",
     "IDX_DTYPES",
+    "OFFICIAL_MD5",
+    "IDXError",
     "read_idx",
-    "write_idx",
+    "read_md5sums",
     "verify_checksum",
     "verify_sha256",
-    "read_md5sums",
+    "write_idx",
 ]
 
 #: Published MD5 checksums of the official MNIST files (the values that
@@ -140,8 +140,7 @@ def read_idx(path: os.PathLike | str) -> np.ndarray:
     if len(raw) < 4:
         raise _fail(
             path,
-            f"truncated header: an IDX file starts with a 4-byte magic number, "
-            f"found only {len(raw)} byte(s)",
+            f"truncated header: an IDX file starts with a 4-byte magic number, found only {len(raw)} byte(s)",
         )
     zero1, zero2, type_code, ndim = raw[0], raw[1], raw[2], raw[3]
     if zero1 != 0 or zero2 != 0:
@@ -154,16 +153,13 @@ def read_idx(path: os.PathLike | str) -> np.ndarray:
         known = ", ".join(f"0x{c:02X} {n}" for c, n in _TYPE_NAMES.items())
         raise _fail(path, f"unknown IDX type code 0x{type_code:02X} (known: {known})")
     if not 1 <= ndim <= _MAX_DIMS:
-        raise _fail(
-            path, f"unsupported number of dimensions {ndim} (expected 1 to {_MAX_DIMS})"
-        )
+        raise _fail(path, f"unsupported number of dimensions {ndim} (expected 1 to {_MAX_DIMS})")
 
     header_len = 4 + 4 * ndim
     if len(raw) < header_len:
         raise _fail(
             path,
-            f"truncated header: {ndim} dimension(s) need a {header_len}-byte header, "
-            f"found only {len(raw)} byte(s)",
+            f"truncated header: {ndim} dimension(s) need a {header_len}-byte header, found only {len(raw)} byte(s)",
         )
     dims = struct.unpack(f">{ndim}I", raw[4:header_len])
     dtype = IDX_DTYPES[type_code]
@@ -175,8 +171,7 @@ def read_idx(path: os.PathLike | str) -> np.ndarray:
     if found < expected:
         raise _fail(
             path,
-            f"truncated: header promises {shape_txt}{what} = {expected} bytes of data, "
-            f"found {found}",
+            f"truncated: header promises {shape_txt}{what} = {expected} bytes of data, found {found}",
         )
     if found > expected:
         raise _fail(
@@ -315,9 +310,7 @@ def verify_sha256(path: os.PathLike | str, expected: str) -> str:
     return actual
 
 
-def verify_checksum(
-    path: os.PathLike | str, expected_md5: str | None = None
-) -> str | None:
+def verify_checksum(path: os.PathLike | str, expected_md5: str | None = None) -> str | None:
     """Check a file's MD5 against the value it is supposed to have.
 
     The expected value is, in order of precedence: ``expected_md5``; the

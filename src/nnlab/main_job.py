@@ -14,7 +14,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", type=Path, help="course root (default: the folder with nbgrader_config.py)")
     parser.add_argument("--skip-train", action="store_true", help="skip training the reference network")
     parser.add_argument("--no-execute", action="store_true", help="skip executing the notebooks into notebooks/")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel notebook executions and grading workers (default: cores)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="parallel notebook executions and grading workers (default: cores)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 

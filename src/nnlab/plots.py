@@ -71,7 +71,9 @@ def plot_loss_curves(history, *, title: str = "Training and validation loss") ->
     ax.plot(history.epoch, history.train_loss, label="training loss")
     ax.plot(history.epoch, history.val_loss, label="validation loss")
     best = int(np.argmin(history.val_loss))
-    ax.axvline(history.epoch[best], color="gray", linestyle="--", label=f"best validation epoch ({history.epoch[best]})")
+    ax.axvline(
+        history.epoch[best], color="gray", linestyle="--", label=f"best validation epoch ({history.epoch[best]})"
+    )
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean cross-entropy")
     ax.set_title(title)
@@ -125,7 +127,9 @@ def plot_most_confident_errors(X: np.ndarray, y_true: np.ndarray, P: np.ndarray,
     """
     index = most_confident_errors(y_true, P, n)
     predicted = np.argmax(P, axis=0)
-    fig = plot_digits(X[index], y_true[index], predicted=predicted[index], n=len(index), columns=min(6, max(1, len(index))))
+    fig = plot_digits(
+        X[index], y_true[index], predicted=predicted[index], n=len(index), columns=min(6, max(1, len(index)))
+    )
     for ax, i in zip(fig.axes, index):
         ax.set_title(f"{y_true[i]} → {predicted[i]} ({P[predicted[i], i]:.0%})", fontsize=9, color="tab:red")
     fig.suptitle("Most confident mistakes (truth → predicted)")

@@ -65,11 +65,14 @@ def decode(raw: bytes, filename: str) -> tuple[str | None, str]:
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return raw.decode("utf-16"), f"{filename} was UTF-16 encoded; read as such"
     if raw.startswith(codecs.BOM_UTF8):
-        raw = raw[len(codecs.BOM_UTF8):]
+        raw = raw[len(codecs.BOM_UTF8) :]
     try:
         return raw.decode("utf-8"), ""
     except UnicodeDecodeError as error:
-        return None, f"{filename} is not UTF-8 text: byte 0x{raw[error.start]:02x} at offset {error.start} cannot be decoded"
+        return (
+            None,
+            f"{filename} is not UTF-8 text: byte 0x{raw[error.start]:02x} at offset {error.start} cannot be decoded",
+        )
 
 
 def read_submission(path: Path, display_name: str) -> tuple[nbformat.NotebookNode | None, list[str], str]:
@@ -84,22 +87,28 @@ def read_submission(path: Path, display_name: str) -> tuple[nbformat.NotebookNod
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
-        return None, notes, f"{display_name} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"
-    if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
+        return (
+            None,
+            notes,
+            f"{display_name} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}",
+        )
+    if not isinstance(data, dict) or ("cells" not in data and "worksheets" not in data):
         return None, notes, f"{display_name} is JSON but not a notebook (no cells)"
     version = data.get("nbformat")
     if version not in (3, 4):
         return None, notes, f"{display_name} has nbformat {version!r}; only 3 and 4 can be read"
     try:
         notebook = nbformat.reads(text, as_version=4)
-    except Exception as error:  # noqa: BLE001 -- nbformat raises many kinds; all mean "unreadable"
+    except Exception as error:
         return None, notes, f"{display_name} could not be read as a notebook: {error}"
     if version == 3:
         notes.append(f"{display_name} was in the old nbformat 3; converted to nbformat 4")
     return notebook, notes, ""
 
 
-def rebuild(submitted: nbformat.NotebookNode, source: nbformat.NotebookNode, release: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[str], list[str]]:
+def rebuild(
+    submitted: nbformat.NotebookNode, source: nbformat.NotebookNode, release: nbformat.NotebookNode
+) -> tuple[nbformat.NotebookNode, list[str], list[str]]:
     """The notebook to grade: the release's cells in the release's order, with the student's answers.
 
     Locked cells and test cells come from the trusted copies (a deleted, edited, retyped or duplicated
@@ -197,6 +206,11 @@ def prepare(folder: Path, assignment: str, source: nbformat.NotebookNode, releas
     if kernel and kernel != "python3":
         notes.append(f"{shown} asked for the kernel {kernel!r}; graded with python3")
     if not any(_meta(c).get("grade_id") for c in submitted.cells):
-        return Prepared("invalid notebook", f"{shown} holds none of {assignment}'s cells (is it another notebook?)", notes=notes, filename=shown)
+        return Prepared(
+            "invalid notebook",
+            f"{shown} holds none of {assignment}'s cells (is it another notebook?)",
+            notes=notes,
+            filename=shown,
+        )
     notebook, rebuild_notes, tampering = rebuild(submitted, source, release)
     return Prepared("ready", notebook=notebook, notes=notes + rebuild_notes, tampering=tampering, filename=shown)

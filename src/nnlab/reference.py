@@ -10,9 +10,9 @@ categorical cross-entropy.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Callable, Iterator, Mapping
 
 import numpy as np
 from scipy.special import expit
@@ -40,14 +40,16 @@ DEFAULT_EPOCHS = 15
 # network stops fitting positions), the learning rate starts higher and falls along half a cosine
 # wave, and a small L2 penalty keeps the weights small. Chosen on three 6,400 / 1,600 splits of the
 # training images, never the held-out ones (benchmarks/sweep_recommended.py; benchmarks/README.md).
-RECOMMENDED: Mapping[str, object] = MappingProxyType({
-    "batch_size": DEFAULT_BATCH_SIZE,
-    "learning_rate": 1.0,
-    "epochs": 20,
-    "lr_schedule": "cosine",
-    "max_shift": 1,
-    "weight_decay": 1e-4,
-})
+RECOMMENDED: Mapping[str, object] = MappingProxyType(
+    {
+        "batch_size": DEFAULT_BATCH_SIZE,
+        "learning_rate": 1.0,
+        "epochs": 20,
+        "lr_schedule": "cosine",
+        "max_shift": 1,
+        "weight_decay": 1e-4,
+    }
+)
 
 
 # --------------------------------------------------------------------------- activations and loss
@@ -304,7 +306,9 @@ def _as_training_data(X: np.ndarray, Y: np.ndarray, dtype: type) -> tuple[np.nda
     X = np.asarray(X, dtype=dtype)
     Y = np.asarray(Y, dtype=dtype)
     if X.ndim != 2 or Y.ndim != 2:
-        raise ValueError(f"expected X (n_features, n_samples) and Y (n_classes, n_samples), got {X.shape} and {Y.shape}")
+        raise ValueError(
+            f"expected X (n_features, n_samples) and Y (n_classes, n_samples), got {X.shape} and {Y.shape}"
+        )
     if X.shape[1] != Y.shape[1]:
         raise ValueError(
             f"X has {X.shape[1]} samples (columns) but Y has {Y.shape[1]}: did you forget to transpose one of them?"
@@ -340,7 +344,9 @@ def learning_rate_factor(schedule: str | Callable[[int, int], float], epoch: int
         return (epochs - epoch + 1) / epochs
     if schedule == "cosine":
         return float((1 + np.cos(np.pi * (epoch - 1) / epochs)) / 2)
-    raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES} or a callable (epoch, epochs) -> factor, got {schedule!r}")
+    raise ValueError(
+        f"lr_schedule must be one of {LR_SCHEDULES} or a callable (epoch, epochs) -> factor, got {schedule!r}"
+    )
 
 
 class _FusedSGD:
@@ -377,8 +383,15 @@ class _FusedSGD:
     ``params["W2"]`` and ``params["b2"]`` by :meth:`sync` (the training loop calls it every epoch).
     """
 
-    def __init__(self, X: np.ndarray, Y: np.ndarray, params: Params, *, weight_decay: float = 0.0,
-                 shifts: RandomShifts | None = None):
+    def __init__(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        params: Params,
+        *,
+        weight_decay: float = 0.0,
+        shifts: RandomShifts | None = None,
+    ):
         # Rows are samples: a batch is a gather of contiguous rows and its transpose a free view.
         self.X_rows = np.ascontiguousarray(X.T)
         self.Y_rows = np.ascontiguousarray(Y.T)
@@ -624,7 +637,25 @@ def train_sgd(
     --------
     RECOMMENDED : the settings that train this network best on 8,000 images.
     """
-    params, _ = _run(X, Y, None, None, batch_size=batch_size, n_hidden=n_hidden, learning_rate=learning_rate, epochs=epochs, seed=seed, init=init, dtype=dtype, params=params, progress=progress, record_every=0, lr_schedule=lr_schedule, weight_decay=weight_decay, max_shift=max_shift)
+    params, _ = _run(
+        X,
+        Y,
+        None,
+        None,
+        batch_size=batch_size,
+        n_hidden=n_hidden,
+        learning_rate=learning_rate,
+        epochs=epochs,
+        seed=seed,
+        init=init,
+        dtype=dtype,
+        params=params,
+        progress=progress,
+        record_every=0,
+        lr_schedule=lr_schedule,
+        weight_decay=weight_decay,
+        max_shift=max_shift,
+    )
     return params
 
 
@@ -646,7 +677,23 @@ def train_batch_gd(
 
     Parameters and return value as :func:`train_sgd`, without ``batch_size``.
     """
-    params, _ = _run(X, Y, None, None, batch_size=None, n_hidden=n_hidden, learning_rate=learning_rate, epochs=epochs, seed=seed, init=init, dtype=dtype, params=params, progress=progress, record_every=0, lr_schedule=lr_schedule)
+    params, _ = _run(
+        X,
+        Y,
+        None,
+        None,
+        batch_size=None,
+        n_hidden=n_hidden,
+        learning_rate=learning_rate,
+        epochs=epochs,
+        seed=seed,
+        init=init,
+        dtype=dtype,
+        params=params,
+        progress=progress,
+        record_every=0,
+        lr_schedule=lr_schedule,
+    )
     return params
 
 
@@ -722,15 +769,47 @@ def train_with_validation(
     if record_every < 1:
         raise ValueError(f"record_every must be at least 1, got {record_every}")
     return _run(
-        X, Y, X_val, Y_val, batch_size=batch_size, n_hidden=n_hidden, learning_rate=learning_rate, epochs=epochs, seed=seed, init=init, dtype=dtype, params=params, progress=progress, record_every=record_every, patience=patience,
-        lr_schedule=lr_schedule, weight_decay=weight_decay, max_shift=max_shift,
+        X,
+        Y,
+        X_val,
+        Y_val,
+        batch_size=batch_size,
+        n_hidden=n_hidden,
+        learning_rate=learning_rate,
+        epochs=epochs,
+        seed=seed,
+        init=init,
+        dtype=dtype,
+        params=params,
+        progress=progress,
+        record_every=record_every,
+        patience=patience,
+        lr_schedule=lr_schedule,
+        weight_decay=weight_decay,
+        max_shift=max_shift,
     )
 
 
 def _run(
-    X, Y, X_val, Y_val, *, n_hidden, learning_rate, epochs, batch_size, seed, init, dtype, params, progress,
-    record_every: int, patience: int | None = None, lr_schedule: str | Callable[[int, int], float] = "constant",
-    weight_decay: float = 0.0, max_shift: int = 0,
+    X,
+    Y,
+    X_val,
+    Y_val,
+    *,
+    n_hidden,
+    learning_rate,
+    epochs,
+    batch_size,
+    seed,
+    init,
+    dtype,
+    params,
+    progress,
+    record_every: int,
+    patience: int | None = None,
+    lr_schedule: str | Callable[[int, int], float] = "constant",
+    weight_decay: float = 0.0,
+    max_shift: int = 0,
 ) -> tuple[Params, History]:
     """The one training loop behind train_sgd, train_batch_gd and train_with_validation."""
     learning_rate_factor(lr_schedule, 1, max(epochs, 1))  # an unknown schedule fails before any work
@@ -742,8 +821,17 @@ def _run(
         params = {name: np.array(params[name], dtype=dtype, order="C") for name in PARAM_NAMES}
     n_epochs = epochs
     epochs = _sgd_epochs(
-        X, Y, params, learning_rate=learning_rate, epochs=n_epochs, batch_size=batch_size, rng=rng,
-        progress=progress, description="training", lr_schedule=lr_schedule, weight_decay=weight_decay,
+        X,
+        Y,
+        params,
+        learning_rate=learning_rate,
+        epochs=n_epochs,
+        batch_size=batch_size,
+        rng=rng,
+        progress=progress,
+        description="training",
+        lr_schedule=lr_schedule,
+        weight_decay=weight_decay,
         max_shift=max_shift,
     )
     if record_every == 0:

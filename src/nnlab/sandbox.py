@@ -104,10 +104,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from queue import Empty
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
@@ -119,15 +120,15 @@ from traitlets import Any as AnyTrait
 from traitlets import Unicode
 
 __all__ = [
-    "Limits",
-    "Isolation",
+    "TRUNCATION_MARKER",
     "CellReport",
     "ExecutionReport",
+    "Isolation",
+    "Limits",
     "SandboxKernelManager",
     "SandboxNotebookClient",
-    "execute_notebook",
     "drop_warning_streams",
-    "TRUNCATION_MARKER",
+    "execute_notebook",
 ]
 
 GiB = 1024**3
@@ -223,9 +224,9 @@ class Isolation:
             "network: " + ("isolated (own network namespace)" if self.network_namespace else "NOT isolated"),
             "user: " + (self.user or "NOT dropped (runs as the grader's user)"),
             "processes: " + self.orphan_cleanup,
-            "files: " + (
-                f"private {', '.join(self.private_tmp)}" if self.private_tmp else "no private /tmp"
-            ) + (f"; hidden: {', '.join(self.hidden_paths)}" if self.hidden_paths else ""),
+            "files: "
+            + (f"private {', '.join(self.private_tmp)}" if self.private_tmp else "no private /tmp")
+            + (f"; hidden: {', '.join(self.hidden_paths)}" if self.hidden_paths else ""),
             "rlimits: " + (", ".join(f"{k}={v}" for k, v in self.rlimits.items()) or "none"),
         ]
         return "; ".join(parts)
@@ -639,14 +640,19 @@ main()
 # Preparing a launch
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _kernel_sys_path() -> tuple[str, ...]:
     """Folders the kernel's interpreter imports from (virtualenv, stdlib, editable installs)."""
     env = {k: os.environ[k] for k in ("PATH",) if k in os.environ}
     try:
         out = subprocess.run(
             [sys.executable, "-c", "import json, sys; print(json.dumps(sys.path))"],
-            env=env, cwd="/", capture_output=True, text=True, timeout=60, check=True,
+            env=env,
+            cwd="/",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
         ).stdout
         paths = json.loads(out)
     except (OSError, subprocess.SubprocessError, ValueError):
@@ -777,7 +783,7 @@ def _pid_children_map() -> dict[int, list[int]]:
             continue
         try:
             stat = Path(f"/proc/{name}/stat").read_bytes()
-            ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
+            ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
         except (OSError, ValueError, IndexError):
             continue
         children.setdefault(ppid, []).append(int(name))
@@ -817,7 +823,9 @@ class SandboxKernelManager(AsyncKernelManager):
 
     limits = AnyTrait(None, allow_none=True, help="nnlab.sandbox.Limits of the kernel").tag(config=True)
     workdir = Unicode("", help="working copy of the student (the kernel's cwd and HOME)").tag(config=True)
-    startup_code = Unicode("", help="trusted Python run in the kernel before any cell (an IPython startup file)").tag(config=True)
+    startup_code = Unicode("", help="trusted Python run in the kernel before any cell (an IPython startup file)").tag(
+        config=True
+    )
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("transport", "ipc")
@@ -998,7 +1006,7 @@ class SandboxKernelManager(AsyncKernelManager):
     def _is_child_of(pid: int, parent: int) -> bool:
         try:
             stat = Path(f"/proc/{pid}/stat").read_bytes()
-            return int(stat[stat.rindex(b")") + 2:].split()[1]) == parent
+            return int(stat[stat.rindex(b")") + 2 :].split()[1]) == parent
         except (OSError, ValueError, IndexError):
             return False
 
@@ -1060,7 +1068,7 @@ def _session_members(sid: int) -> set[int]:
             continue
         try:
             stat = Path(f"/proc/{name}/stat").read_bytes()
-            fields = stat[stat.rindex(b")") + 2:].split()
+            fields = stat[stat.rindex(b")") + 2 :].split()
             if int(fields[3]) == sid:
                 found.add(int(name))
         except (OSError, ValueError, IndexError):
@@ -1113,8 +1121,16 @@ class _KernelKilled(Exception):
 class SandboxNotebookClient(NotebookClient):
     """nbclient's NotebookClient with the sandbox's timeout policy and output caps."""
 
-    def __init__(self, nb: NotebookNode, limits: Limits, workdir: str, *, startup_code: str = "",
-                 cell_handler: Callable[..., Awaitable[bool]] | None = None, **kw: Any) -> None:
+    def __init__(
+        self,
+        nb: NotebookNode,
+        limits: Limits,
+        workdir: str,
+        *,
+        startup_code: str = "",
+        cell_handler: Callable[..., Awaitable[bool]] | None = None,
+        **kw: Any,
+    ) -> None:
         super().__init__(
             nb,
             allow_errors=True,
@@ -1145,8 +1161,9 @@ class SandboxNotebookClient(NotebookClient):
         self.fatal: dict[str, Any] = {}
 
     def create_kernel_manager(self) -> SandboxKernelManager:
-        self.km = self.sandbox_km = SandboxKernelManager(limits=self.limits, workdir=self.workdir,
-                                                         startup_code=self.startup_code)
+        self.km = self.sandbox_km = SandboxKernelManager(
+            limits=self.limits, workdir=self.workdir, startup_code=self.startup_code
+        )
         return self.km
 
     # -- timeouts -----------------------------------------------------------------------------------
@@ -1192,8 +1209,9 @@ class SandboxNotebookClient(NotebookClient):
 
     # -- outputs ------------------------------------------------------------------------------------
 
-    def output(self, outs: list[NotebookNode], msg: dict[str, Any], display_id: str | None,
-               cell_index: int) -> NotebookNode | None:
+    def output(
+        self, outs: list[NotebookNode], msg: dict[str, Any], display_id: str | None, cell_index: int
+    ) -> NotebookNode | None:
         parent_msg_id = msg["parent_header"].get("msg_id")
         if self.output_hook_stack[parent_msg_id]:
             return super().output(outs, msg, display_id, cell_index)
@@ -1313,9 +1331,14 @@ class SandboxNotebookClient(NotebookClient):
             report.status = "not run"
             return report.status
         if time.monotonic() >= self._budget_deadline:
-            self.fatal = {"status": "timed out", "index": index, "detail": (
-                f"the notebook's time budget of {limits.notebook_timeout:g} s ran out before "
-                f"{_describe(index, report)}")}
+            self.fatal = {
+                "status": "timed out",
+                "index": index,
+                "detail": (
+                    f"the notebook's time budget of {limits.notebook_timeout:g} s ran out before "
+                    f"{_describe(index, report)}"
+                ),
+            }
             report.status = "not run"
             cell.outputs = [_error_output("NotRun", f"not run: {self.fatal['detail']}")]
             cell.execution_count = None
@@ -1334,11 +1357,12 @@ class SandboxNotebookClient(NotebookClient):
         budget = self._budget_limited
         if reply == "killed" or self._timeout_outcome == "interrupted":
             report.status = "timed out"
-            how = ("the kernel ignored the interrupt and was killed" if reply == "killed"
-                   else "it was interrupted")
+            how = "the kernel ignored the interrupt and was killed" if reply == "killed" else "it was interrupted"
             if budget:
-                what = (f"the notebook's time budget of {limits.notebook_timeout:g} s ran out during "
-                        f"{_describe(index, report)}; {how}")
+                what = (
+                    f"the notebook's time budget of {limits.notebook_timeout:g} s ran out during "
+                    f"{_describe(index, report)}; {how}"
+                )
             else:
                 what = f"{_describe(index, report)} ran for more than {limits.cell_timeout:g} s; {how}"
             cell.outputs.append(_error_output("CellTimeoutError", what))
@@ -1353,8 +1377,11 @@ class SandboxNotebookClient(NotebookClient):
             ending = self.kernel_exit = _describe_exit(exit_info)
             oom = bool(exit_info) and exit_info.get("signal") == signal.SIGKILL and not self.km.killed_by_sandbox
             report.status = "out of memory" if oom else "kernel died"
-            what = (f"the kernel died while running {_describe(index, report)} ({ending}"
-                    + ("; probably killed for using too much memory" if oom else "") + ")")
+            what = (
+                f"the kernel died while running {_describe(index, report)} ({ending}"
+                + ("; probably killed for using too much memory" if oom else "")
+                + ")"
+            )
             cell.outputs.append(_error_output("DeadKernelError", what))
             self.fatal = {"status": report.status, "index": index, "detail": what}
         else:
@@ -1363,9 +1390,14 @@ class SandboxNotebookClient(NotebookClient):
             if error in _MEMORY_ERRORS:
                 report.status = "out of memory"
                 if not self._first_fault:
-                    self._first_fault = {"status": "out of memory", "index": index, "detail": (
-                        f"{_describe(index, report)} ran out of memory ({error}, limit "
-                        f"{_fmt_bytes(limits.memory_bytes)} of address space)")}
+                    self._first_fault = {
+                        "status": "out of memory",
+                        "index": index,
+                        "detail": (
+                            f"{_describe(index, report)} ran out of memory ({error}, limit "
+                            f"{_fmt_bytes(limits.memory_bytes)} of address space)"
+                        ),
+                    }
             else:
                 report.status = "error" if error else "ok"
         cap = self._caps.get(index, _Cap())
@@ -1437,9 +1469,14 @@ def _append_marker(cell: NotebookNode, dropped: int) -> None:
 # Public entry points
 
 
-def execute_notebook(nb: NotebookNode | str | os.PathLike, workdir: str | os.PathLike,
-                     limits: Limits | None = None, *, startup_code: str = "",
-                     cell_handler: Callable[..., Awaitable[bool]] | None = None) -> ExecutionReport:
+def execute_notebook(
+    nb: NotebookNode | str | os.PathLike,
+    workdir: str | os.PathLike,
+    limits: Limits | None = None,
+    *,
+    startup_code: str = "",
+    cell_handler: Callable[..., Awaitable[bool]] | None = None,
+) -> ExecutionReport:
     """Execute a notebook's code cells in a sandboxed kernel whose cwd and HOME are ``workdir``.
 
     ``nb`` is not modified: the executed copy is ``report.notebook``. Never raises for faults of the
@@ -1473,11 +1510,17 @@ def execute_notebook(nb: NotebookNode | str | os.PathLike, workdir: str | os.Pat
     return result[0]
 
 
-async def _execute(nb: NotebookNode, workdir: str, limits: Limits, startup_code: str = "",
-                   cell_handler: Callable[..., Awaitable[bool]] | None = None) -> ExecutionReport:
+async def _execute(
+    nb: NotebookNode,
+    workdir: str,
+    limits: Limits,
+    startup_code: str = "",
+    cell_handler: Callable[..., Awaitable[bool]] | None = None,
+) -> ExecutionReport:
     start = time.monotonic()
-    client = SandboxNotebookClient(nb, limits, os.path.realpath(workdir), startup_code=startup_code,
-                                   cell_handler=cell_handler)
+    client = SandboxNotebookClient(
+        nb, limits, os.path.realpath(workdir), startup_code=startup_code, cell_handler=cell_handler
+    )
     cells: list[CellReport] = []
     fatal: dict[str, Any] = {}
     startup_error = None
@@ -1509,8 +1552,19 @@ async def _execute(nb: NotebookNode, workdir: str, limits: Limits, startup_code:
             reports.append(report)
         tail = log.strip().splitlines()[-1:] if log.strip() else []
         detail = f"the kernel failed to start: {startup_error}" + (f" ({tail[0]})" if tail else "")
-        return ExecutionReport("failed to start", None, None, None, detail, nb, wall, isolation, reports,
-                               _describe_exit(exit_info) if exit_info else None, log)
+        return ExecutionReport(
+            "failed to start",
+            None,
+            None,
+            None,
+            detail,
+            nb,
+            wall,
+            isolation,
+            reports,
+            _describe_exit(exit_info) if exit_info else None,
+            log,
+        )
     event = fatal or client._first_fault
     if event:
         index = event["index"]
@@ -1519,8 +1573,9 @@ async def _execute(nb: NotebookNode, workdir: str, limits: Limits, startup_code:
         cell_index, cell_id, cell_name = index, report.cell_id, report.name
     else:
         status, detail, cell_index, cell_id, cell_name = "completed", "all code cells ran", None, None, None
-    return ExecutionReport(status, cell_index, cell_id, cell_name, detail, nb, wall, isolation, cells,
-                           client.kernel_exit, log)
+    return ExecutionReport(
+        status, cell_index, cell_id, cell_name, detail, nb, wall, isolation, cells, client.kernel_exit, log
+    )
 
 
 _WARNING_HEADER = re.compile(r"^(?:.*:\d+: )?(?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*Warning: ")

@@ -93,7 +93,9 @@ def _free_names(source: str) -> set[str]:
         top = symtable.symtable(MAGIC_LINE.sub("", source), "<cell>", "exec")
     except SyntaxError:
         return set()
-    free = {s.get_name() for s in top.get_symbols() if s.is_referenced() and not s.is_assigned() and not s.is_imported()}
+    free = {
+        s.get_name() for s in top.get_symbols() if s.is_referenced() and not s.is_assigned() and not s.is_imported()
+    }
     stack = list(top.get_children())
     while stack:
         table = stack.pop()
@@ -197,10 +199,14 @@ class Grader:
         self.calls = 0
         self.verdicts: dict[str, Verdict] = {}
         self.tests = {_meta(c)["grade_id"]: c for c in source.cells if _is_test(c)}
-        locked_source = [c for c in source.cells if c.cell_type == "code" and not _is_test(c) and not _meta(c).get("solution")]
+        locked_source = [
+            c for c in source.cells if c.cell_type == "code" and not _is_test(c) and not _meta(c).get("solution")
+        ]
         self.trusted_setup = [c for c in locked_source if c.id in _needed(locked_source, list(self.tests.values()))]
         student_cells = [c for c in notebook.cells if c.cell_type == "code" and not _meta(c).get("locked")]
-        locked_here = [c for c in notebook.cells if c.cell_type == "code" and _meta(c).get("locked") and not _is_test(c)]
+        locked_here = [
+            c for c in notebook.cells if c.cell_type == "code" and _meta(c).get("locked") and not _is_test(c)
+        ]
         self.kernel_locked = _needed(locked_here, student_cells)
         self.namespace: dict[str, Any] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -216,7 +222,10 @@ class Grader:
                     for name in _names(cell.source)[0]:
                         namespace[name] = StudentFunction(name)
             for cell in self.trusted_setup:
-                exec(compile(MAGIC_LINE.sub("", cell.source), f"<set-up cell {_meta(cell).get('grade_id')}>", "exec"), namespace)
+                exec(
+                    compile(MAGIC_LINE.sub("", cell.source), f"<set-up cell {_meta(cell).get('grade_id')}>", "exec"),
+                    namespace,
+                )
             self.namespace = namespace
         return self.namespace
 
@@ -228,14 +237,16 @@ class Grader:
         try:
             exec(compile(MAGIC_LINE.sub("", source), filename, "exec"), self._trusted_namespace())
             return Verdict(True), printed
-        except BaseException as error:  # noqa: BLE001 -- every failure of a test is a verdict
+        except BaseException as error:
             return Verdict(False, explain(error, filename, _hidden_lines(source))), printed
         finally:
             checks.set_remote(None)
 
     def _remote(self, printed: list, function: str, names: tuple, args: tuple, kwargs: dict) -> tuple:
         """Called from the test's thread: run the student's function in the kernel, on the event loop."""
-        future = asyncio.run_coroutine_threadsafe(self._call_in_kernel(printed, function, names, args, kwargs), self.loop)
+        future = asyncio.run_coroutine_threadsafe(
+            self._call_in_kernel(printed, function, names, args, kwargs), self.loop
+        )
         return future.result()
 
     async def _call_in_kernel(self, printed: list, function: str, names: tuple, args: tuple, kwargs: dict) -> tuple:
@@ -254,7 +265,9 @@ class Grader:
         status = await self.client.execute_in_kernel(cell, self.current_index)
         printed.extend(o for o in cell.outputs if o.get("output_type") == "stream" and o.get("name") == "stdout")
         if status in ("timed out", "kernel died", "not run") or (status == "out of memory" and not reply.exists()):
-            detail = self.client.fatal.get("detail") or next((o.evalue for o in cell.outputs if o.get("output_type") == "error"), status)
+            detail = self.client.fatal.get("detail") or next(
+                (o.evalue for o in cell.outputs if o.get("output_type") == "error"), status
+            )
             raise KernelFault(f"{function} did not return: {detail}")
         errors = [o for o in cell.outputs if o.get("output_type") == "error"]
         if not reply.exists():
@@ -283,7 +296,14 @@ class Grader:
             self.verdicts[grade_id] = verdict
             cell.outputs = list(printed)
             if not verdict.passed:
-                cell.outputs.append(nbformat.v4.new_output("error", ename="TestFailed", evalue=verdict.message, traceback=[f"TestFailed: {verdict.message}"]))
+                cell.outputs.append(
+                    nbformat.v4.new_output(
+                        "error",
+                        ename="TestFailed",
+                        evalue=verdict.message,
+                        traceback=[f"TestFailed: {verdict.message}"],
+                    )
+                )
             cell.execution_count = None
             return True
         if _meta(cell).get("locked") and cell.id not in self.kernel_locked:
@@ -302,7 +322,9 @@ def withheld_reference_source(names: list[str]) -> str:
     return ast.unparse(tree) + "\n"
 
 
-def grade_notebook(source: nbformat.NotebookNode, notebook: nbformat.NotebookNode, limits: Limits | None = None) -> GradedNotebook:
+def grade_notebook(
+    source: nbformat.NotebookNode, notebook: nbformat.NotebookNode, limits: Limits | None = None
+) -> GradedNotebook:
     """Execute ``notebook`` (a prepared submission) in the sandbox with this process deciding every test.
 
     The kernel sees a ``nnlab/reference.py`` whose graded functions are withheld (and no compiled copy
@@ -310,7 +332,10 @@ def grade_notebook(source: nbformat.NotebookNode, notebook: nbformat.NotebookNod
     reference's results; where mount namespaces are missing, the functions are still withheld in memory.
     """
     names = withheld_names(source)
-    with tempfile.TemporaryDirectory(prefix="nnlab-work-") as workdir, tempfile.TemporaryDirectory(prefix="nnlab-withheld-") as withheld:
+    with (
+        tempfile.TemporaryDirectory(prefix="nnlab-work-") as workdir,
+        tempfile.TemporaryDirectory(prefix="nnlab-withheld-") as withheld,
+    ):
         os.chmod(withheld, 0o755)
         replacement = Path(withheld) / "reference.py"
         replacement.write_text(withheld_reference_source(names))
