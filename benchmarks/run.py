@@ -116,15 +116,18 @@ def machine() -> dict:
 
 def print_machine(info: dict) -> None:
     print(
-        f"machine: {info['cpu']}, {info['usable_cores']} usable of {info['logical_cores']} logical cores, {info['memory_gib']} GiB"
+        f"machine: {info['cpu']}, {info['usable_cores']} usable of {info['logical_cores']} logical cores, "
+        f"{info['memory_gib']} GiB"
     )
     print(f"python {info['python']}, numpy {info['numpy']}, scipy {info['scipy']}, scikit-learn {info['scikit-learn']}")
     for b in info["blas"]:
         print(
-            f"BLAS ({b['loaded_by']}): {b['internal_api']} {b['version']} {b['architecture']}, {b['num_threads']} threads [{b['library']}]"
+            f"BLAS ({b['loaded_by']}): {b['internal_api']} {b['version']} {b['architecture']}, "
+            f"{b['num_threads']} threads [{b['library']}]"
         )
     print(
-        f"load average (1, 5, 15 min) at start: {info['load_average_at_start']}  (other work on the machine slows every timing)"
+        f"load average (1, 5, 15 min) at start: {info['load_average_at_start']}  "
+        "(other work on the machine slows every timing)"
     )
 
 
@@ -180,7 +183,10 @@ def bench_training(parts, repeat: int, full: bool) -> dict:
         print(f"  {label:<62} {median:8.2f} s  {rows[key]['accuracy']:7.2%}", flush=True)
         return result
 
-    tutorial_settings = f"{TUTORIAL['epochs']} epochs x {TUTORIAL['batches']} batches of {batch}, eta {TUTORIAL['learning_rate']}, sigmoid {N_HIDDEN}"
+    tutorial_settings = (
+        f"{TUTORIAL['epochs']} epochs x {TUTORIAL['batches']} batches of {batch}, "
+        f"eta {TUTORIAL['learning_rate']}, sigmoid {N_HIDDEN}"
+    )
     print(
         f"training ({n_train:,} training / {len(y_test):,} held-out images, wall-clock median of {repeat}):", flush=True
     )
@@ -244,7 +250,10 @@ def bench_training(parts, repeat: int, full: bool) -> dict:
             name,
         )
 
-    defaults = f"plain SGD: batch {R.DEFAULT_BATCH_SIZE}, learning rate {R.DEFAULT_LEARNING_RATE}, {R.DEFAULT_EPOCHS} epochs, scaled init, seed 0"
+    defaults = (
+        f"plain SGD: batch {R.DEFAULT_BATCH_SIZE}, learning rate {R.DEFAULT_LEARNING_RATE}, "
+        f"{R.DEFAULT_EPOCHS} epochs, scaled init, seed 0"
+    )
     recommended = "R.RECOMMENDED: " + ", ".join(f"{k}={v}" for k, v in R.RECOMMENDED.items()) + ", scaled init, seed 0"
     for dtype in (np.float64, np.float32):
         name = np.dtype(dtype).name
@@ -370,7 +379,8 @@ def bench_loop(parts, repeat: int, quick: bool, gemm: dict) -> dict:
             }
             v = out[f"{name}_batch{batch}"]
             print(
-                f"  reference loop, batch {batch:5d}, {name}: {v['ms_per_epoch']:7.1f} ms/epoch, {v['gflops']:6.1f} GFLOP/s, "
+                f"  reference loop, batch {batch:5d}, {name}: {v['ms_per_epoch']:7.1f} ms/epoch, "
+                f"{v['gflops']:6.1f} GFLOP/s, "
                 f"{v['fraction_of_gemm']:.0%} of the GEMM rate measured alongside",
                 flush=True,
             )
@@ -483,7 +493,8 @@ def bench_notebooks(repeat: int) -> dict:
     paths = sorted(folder.glob("[0-9][0-9]-*.ipynb")) if folder.is_dir() else []
     if not paths:
         return {
-            "status": f"not built yet: no notebooks/NN-topic.ipynb in {folder} (`nnlab build` or `nnlab course` makes them)"
+            "status": f"not built yet: no notebooks/NN-topic.ipynb in {folder} "
+            "(`nnlab build` or `nnlab course` makes them)"
         }
     import nbformat
     from nbclient import NotebookClient
@@ -531,7 +542,8 @@ def bench_autograde(repeat: int, assignment: str | None) -> dict:
     submitted = root / "submitted"
     if not (root / "nbgrader_config.py").is_file() or not submitted.is_dir():
         return {
-            "status": f"not available: no course with submissions ({submitted} does not exist; `nnlab build` makes the sample class)"
+            "status": f"not available: no course with submissions ({submitted} does not exist; "
+            "`nnlab build` makes the sample class)"
         }
     by_assignment: dict[str, int] = {}
     for folder in submitted.glob("*/*"):
@@ -578,7 +590,8 @@ def bench_autograde(repeat: int, assignment: str | None) -> dict:
                 seconds.append(time.perf_counter() - start)
                 if result.returncode:
                     return {
-                        "status": f"failed (exit {result.returncode}): {(result.stderr or result.stdout).strip()[-300:]}",
+                        "status": f"failed (exit {result.returncode}): "
+                        f"{(result.stderr or result.stdout).strip()[-300:]}",
                         "seconds": seconds,
                     }
             median = statistics.median(seconds)
@@ -646,7 +659,8 @@ def targets(summary: dict, loop: dict, memory: dict, full_mode: bool) -> list[tu
             None
             if full_mode
             else s["recommended_accuracy_float64"] >= 0.96 and s["recommended_time_over_mlp_float64"] <= 1.0,
-            f"R.RECOMMENDED: {s['recommended_accuracy_float64']:.2%} in {s['recommended_time_over_mlp_float64']:.2f}x MLPClassifier's time "
+            f"R.RECOMMENDED: {s['recommended_accuracy_float64']:.2%} in "
+            f"{s['recommended_time_over_mlp_float64']:.2f}x MLPClassifier's time "
             f"(float32: {s['recommended_accuracy_float32']:.2%} in {s['recommended_time_over_mlp_float32']:.2f}x); "
             f"plain-SGD defaults {s['defaults_accuracy_float64']:.2%} in {s['defaults_time_over_mlp_float64']:.2f}x; "
             f"MLPClassifier {s['mlp_accuracy']:.2%}",
@@ -667,7 +681,8 @@ def targets(summary: dict, loop: dict, memory: dict, full_mode: bool) -> list[tu
             (
                 name,
                 s["recommended_accuracy_float64"] >= 0.975,
-                f"{s['recommended_accuracy_float64']:.2%} in {s['recommended_time_over_mlp_float64']:.2f}x MLPClassifier's time "
+                f"{s['recommended_accuracy_float64']:.2%} in "
+                f"{s['recommended_time_over_mlp_float64']:.2f}x MLPClassifier's time "
                 f"(plain-SGD defaults {s['defaults_accuracy_float64']:.2%}); MLPClassifier {s['mlp_accuracy']:.2%}",
             )
         )
@@ -717,7 +732,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--blas-threads",
         type=int,
-        help="limit BLAS/OpenMP threads (threadpoolctl here, *_NUM_THREADS in child processes); default: the libraries' own",
+        help="limit BLAS/OpenMP threads (threadpoolctl here, *_NUM_THREADS in child processes); "
+        "default: the libraries' own",
     )
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -799,7 +815,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {r['label']}: {r['settings']}")
 
     print(
-        f"\nGEMM rate and training-loop rate ({training_flops(len(parts[2])) / 1e9:.2f} GFLOP of matrix products per epoch)"
+        "\nGEMM rate and training-loop rate "
+        f"({training_flops(len(parts[2])) / 1e9:.2f} GFLOP of matrix products per epoch)"
     )
     body = [[f"numpy matmul {g['n']}x{g['n']}", name, "", f"{g['gflops']:.1f}", "100%"] for name, g in gemm.items()]
     body += [
@@ -825,7 +842,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if memory:
         print(
-            "\nmemory (peak resident set of a fresh process: load, split, train_with_validation with R.RECOMMENDED, 1 epoch)"
+            "\nmemory (peak resident set of a fresh process: "
+            "load, split, train_with_validation with R.RECOMMENDED, 1 epoch)"
         )
         body = []
         for kind, m in memory.items():
@@ -844,7 +862,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
         print(table(body, ["data", "RSS after data, MB", "training allocations, MB", "peak RSS, MB"]))
         print(
-            "(*) offline peak + the extra images as float64 (784 x 8 bytes each) + training allocations scaled to 60,000 images"
+            "(*) offline peak + the extra images as float64 (784 x 8 bytes each) "
+            "+ training allocations scaled to 60,000 images"
         )
 
     for key in ("notebooks", "autograde"):

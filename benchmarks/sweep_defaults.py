@@ -112,7 +112,8 @@ def main(argv=None) -> int:
             key=lambda r: r["val_mean"],
         )
         print(
-            f"batch {batch_size:3d}  lr {learning_rate:4.2f}: best validation mean {best['val_mean']:.2%} at {best['epochs']} epochs"
+            f"batch {batch_size:3d}  lr {learning_rate:4.2f}: "
+            f"best validation mean {best['val_mean']:.2%} at {best['epochs']} epochs"
             f" ({best['val_min']:.2%}..{best['val_max']:.2%}), {1000 * statistics.median(seconds):.0f} ms/epoch"
         )
 
@@ -120,7 +121,8 @@ def main(argv=None) -> int:
     print("\nbest settings by mean validation accuracy (3 splits of the 8,000 training images):")
     for r in rows[:15]:
         print(
-            f"  batch {r['batch_size']:3d}  lr {r['learning_rate']:4.2f}  {r['epochs']:2d} epochs: {r['val_mean']:.2%} ({r['val_min']:.2%}..{r['val_max']:.2%})"
+            f"  batch {r['batch_size']:3d}  lr {r['learning_rate']:4.2f}  {r['epochs']:2d} epochs: "
+            f"{r['val_mean']:.2%} ({r['val_min']:.2%}..{r['val_max']:.2%})"
         )
 
     print("\nheld-out check of the best settings (train on all 8,000, float64; seed 0 is the default):")
@@ -152,7 +154,8 @@ def main(argv=None) -> int:
             }
         )
         print(
-            f"  batch {key[0]:3d}  lr {key[1]:4.2f}  {key[2]:2d} epochs: seed 0 {accs[0]:.2%}, seeds 0-4 mean {statistics.mean(accs):.2%}"
+            f"  batch {key[0]:3d}  lr {key[1]:4.2f}  {key[2]:2d} epochs: seed 0 {accs[0]:.2%}, "
+            f"seeds 0-4 mean {statistics.mean(accs):.2%}"
             f" ({min(accs):.2%}..{max(accs):.2%}), {secs[0]:.1f} s"
         )
         if len(held) >= args.top:
@@ -196,7 +199,8 @@ def main(argv=None) -> int:
             }
         )
         print(
-            f"  batch {batch_size:3d}  lr {learning_rate:4.2f} -> 0  {epochs:2d} epochs: validation {statistics.mean(values):.2%}, held-out (seed 0) {held_acc:.2%}"
+            f"  batch {batch_size:3d}  lr {learning_rate:4.2f} -> 0  {epochs:2d} epochs: "
+            f"validation {statistics.mean(values):.2%}, held-out (seed 0) {held_acc:.2%}"
         )
 
     args.json.write_text(json.dumps({"sweep": rows, "held_out": held, "linear_schedule": schedule}, indent=2))

@@ -168,8 +168,10 @@ def main(argv=None) -> int:
             )
             held.append(row)
             print(
-                f"  {describe(row)}{label}: seed 0 {row['held_out_seed0']:.2%}, mean {row['held_out_mean_seeds_0_4']:.2%} "
-                f"({min(row['held_out_all']):.2%}..{max(row['held_out_all']):.2%}), {row['seconds_float64_seed0']:.1f} s"
+                f"  {describe(row)}{label}: seed 0 {row['held_out_seed0']:.2%}, "
+                f"mean {row['held_out_mean_seeds_0_4']:.2%} "
+                f"({min(row['held_out_all']):.2%}..{max(row['held_out_all']):.2%}), "
+                f"{row['seconds_float64_seed0']:.1f} s"
             )
     args.json.write_text(
         json.dumps(

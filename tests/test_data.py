@@ -125,7 +125,7 @@ def test_train_labels_without_train_images_do_not_count(make_mnist_dir, forbid_o
 
 
 def test_full_reads_the_mnist_dir_env_var(make_mnist_dir, monkeypatch, forbid_openml):
-    folder, arrays = make_mnist_dir(train=12, test=5)
+    folder, _arrays = make_mnist_dir(train=12, test=5)
     monkeypatch.setenv("MNIST_DIR", str(folder))
     data = load_mnist(full=True)
     assert data.kind == "idx" and data.source == f"MNIST IDX files in {folder}"
@@ -473,7 +473,7 @@ def test_builtin_is_mnists_official_test_split(no_mnist_env, forbid_openml, capl
     counts = np.bincount(data.y, minlength=10)
     assert counts.tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009], counts
     assert data.y[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
-    X_train, X_test, y_train, y_test = split(data)
+    X_train, X_test, _y_train, y_test = split(data)
     assert (X_train.shape, X_test.shape) == ((8000, 784), (2000, 784))
     # Stratified: every digit keeps its share in both parts (within one image).
     assert np.all(np.abs(np.bincount(y_test, minlength=10) - counts / 5) <= 1)

@@ -275,7 +275,8 @@ def write_class(root: Path, port: int) -> None:
             "_reference_softmax = nnlab.reference.softmax\n"
             "def _serve(namespace, function_name, reference_names, request, reply):\n"
             "    args, kwargs = nnlab.exchange.load(Path(request))\n"
-            "    nnlab.exchange.save(Path(reply), {'output': _reference_softmax(*args), 'after': [list(args), kwargs]})\n"
+            "    nnlab.exchange.save(Path(reply), "
+            "{'output': _reference_softmax(*args), 'after': [list(args), kwargs]})\n"
             "nnlab.checks.serve_call = _serve\n",
         ),
     )

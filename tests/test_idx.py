@@ -266,7 +266,7 @@ def test_explicit_expected_md5(tmp_path):
     path = tmp_path / "anything"
     path.write_bytes(b"abc")
     assert verify_checksum(path, hashlib.md5(b"abc").hexdigest()) == hashlib.md5(b"abc").hexdigest()
-    with pytest.raises(IDXError, match="expected 0{32}"):
+    with pytest.raises(IDXError, match=r"expected 0{32}"):
         verify_checksum(path, "0" * 32)
 
 

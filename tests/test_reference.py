@@ -147,7 +147,7 @@ def test_scaled_init_divides_randn_by_the_root_of_the_fan_in():
 
 
 def test_forward_shapes_and_probabilities():
-    X, Y, params = small_problem(6, 5, 4, 9, seed=0)
+    X, _Y, params = small_problem(6, 5, 4, 9, seed=0)
     cache = R.forward(X, params)
     assert cache["A1"].shape == (5, 9) and cache["A2"].shape == (4, 9)
     np.testing.assert_allclose(cache["A2"].sum(axis=0), 1.0)
@@ -185,7 +185,7 @@ def test_backward_gradients_have_the_shapes_of_their_parameters():
 
 
 def test_predict_and_accuracy():
-    X, Y, params = small_problem(6, 5, 4, 10, seed=7)
+    X, _Y, params = small_problem(6, 5, 4, 10, seed=7)
     predicted = R.predict(X, params)
     assert predicted.shape == (10,)
     np.testing.assert_array_equal(predicted, np.argmax(R.forward(X, params)["A2"], axis=0))
@@ -432,7 +432,7 @@ def test_cosine_schedule_falls_from_one_by_half_a_cosine_wave():
 
 def shifted(X, offsets):
     """Columns of X as square images moved by (down, right) offsets, zeros moved in: the slow, obvious way."""
-    side = int(round(np.sqrt(X.shape[0])))
+    side = round(np.sqrt(X.shape[0]))
     out = np.zeros_like(X)
     for j, (down, right) in enumerate(offsets):
         image = X[:, j].reshape(side, side)
@@ -447,7 +447,7 @@ def shifted(X, offsets):
 def replay_sgd_with(X, Y, params, learning_rates, batch_size, rng, *, weight_decay=0.0, max_shift=0):
     """replay_sgd plus an L2 penalty on W1, W2 and images moved by offsets drawn before each epoch's shuffle."""
     params = {k: v.copy() for k, v in params.items()}
-    side = int(round(np.sqrt(X.shape[0])))
+    side = round(np.sqrt(X.shape[0]))
     for learning_rate in learning_rates:
         X_epoch = X
         if max_shift:

@@ -109,7 +109,8 @@ def test_normal_notebook_completes_with_outputs(workdir: Path, monkeypatch):
 def test_infinite_loop_ignoring_sigint_is_killed(workdir: Path):
     nb = notebook(
         "print('before')",
-        "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nprint('looping', flush=True)\nwhile True:\n    pass",
+        "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "print('looping', flush=True)\nwhile True:\n    pass",
         "print('after')",
     )
     nb.cells[1].metadata["nbgrader"] = {"grade_id": "test_loop", "grade": True, "points": 1}
@@ -302,7 +303,8 @@ def test_student_cannot_read_root_only_files(tmp_path: Path, workdir: Path):
     nb = notebook(
         "import os\nprint(os.getuid())",
         *(
-            f"try:\n    print(open({str(p)!r}).read()[:20])\nexcept OSError as exc:\n    print('refused', type(exc).__name__)"
+            f"try:\n    print(open({str(p)!r}).read()[:20])\n"
+            "except OSError as exc:\n    print('refused', type(exc).__name__)"
             for p in (secret_dir / "answers.txt", "/etc/shadow")
         ),
         "open('mine.txt', 'w').write('ok'); print(open('mine.txt').read())",

@@ -293,7 +293,8 @@ def assert_columns_sum_to_one(P: Any, *, name: str, atol: float = RTOL) -> None:
     if bad.any():
         column = int(np.flatnonzero(bad)[0])
         raise CheckFailure(
-            f"column {column} of {name} sums to {sums[column]:.6g}, expected 1 ({int(bad.sum())} of {P.shape[1]} columns are off)"
+            f"column {column} of {name} sums to {sums[column]:.6g}, "
+            f"expected 1 ({int(bad.sum())} of {P.shape[1]} columns are off)"
         )
     negative = P < 0
     if negative.any():

@@ -30,14 +30,16 @@ SUBCOMMANDS = (
     (
         "build",
         build,
-        "regenerate release/ (nbgrader generate_assignment), the sample class in submitted/ and the executed notebooks/",
+        "regenerate release/ (nbgrader generate_assignment), the sample class in submitted/ "
+        "and the executed notebooks/",
         "Regenerate everything derived from source/: the student release, the sample submissions "
         "(solution, partial, blank) and the executed notebooks that nbval checks.",
     ),
     (
         "grade",
         grading,
-        "grade every submission of an assignment (sandboxed, tests decided outside the kernel); write grades/ASSIGNMENT.csv",
+        "grade every submission of an assignment (sandboxed, tests decided outside the kernel); "
+        "write grades/ASSIGNMENT.csv",
         "Grade submitted/<student>/ASSIGNMENT/ on top of nbgrader and write the grade table and feedback.",
     ),
     (

@@ -105,9 +105,8 @@ class Digits:
         # exercises) are easy to build; reject anything that is actually wrong.
         X = np.asarray(self.X, dtype=np.float64)
         y = np.asarray(self.y)
-        if not np.issubdtype(y.dtype, np.integer):
-            if y.size and not np.all(np.mod(y, 1) == 0):
-                raise ValueError(f"Digits.y must hold integer labels, got dtype {y.dtype}")
+        if not np.issubdtype(y.dtype, np.integer) and y.size and not np.all(np.mod(y, 1) == 0):
+            raise ValueError(f"Digits.y must hold integer labels, got dtype {y.dtype}")
         y = y.astype(np.int64, copy=False)
         image_shape = tuple(int(s) for s in self.image_shape)
         object.__setattr__(self, "X", X)
@@ -232,7 +231,8 @@ def _load_idx_folder(folder: Path, origin: str) -> Digits:
         raise FileNotFoundError(f"MNIST folder {folder} ({origin}) is not a directory")
 
     found = {base: _find(folder, base) for base in _ALL_BASES}
-    if found[_TEST_IMAGES] is None or found[_TEST_LABELS] is None:
+    test_images, test_labels = found[_TEST_IMAGES], found[_TEST_LABELS]
+    if test_images is None or test_labels is None:
         present = sorted(p.name for p in folder.iterdir())
         shown = ", ".join(present[:20]) + (", ..." if len(present) > 20 else "")
         raise FileNotFoundError(
@@ -243,7 +243,7 @@ def _load_idx_folder(folder: Path, origin: str) -> Digits:
             f"  Download them from a MNIST mirror, or point MNIST_DIR elsewhere."
         )
 
-    test_x, test_y = _load_pair(found[_TEST_IMAGES], found[_TEST_LABELS])
+    test_x, test_y = _load_pair(test_images, test_labels)
     source = f"MNIST IDX files in {folder}"
 
     train_images, train_labels = found[_TRAIN_IMAGES], found[_TRAIN_LABELS]

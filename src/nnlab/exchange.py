@@ -110,10 +110,11 @@ def save(path: Path, value: Any) -> None:
     arrays: list[np.ndarray] = []
     structure = json.dumps(encode(value, arrays))
     buffer = io.BytesIO()
+    # numpy's stub for savez: mypy thinks the ** could fill allow_pickle
     np.savez(
         buffer,
         __structure__=np.frombuffer(structure.encode(), dtype=np.uint8),
-        **{f"a{i}": a for i, a in enumerate(arrays)},
+        **{f"a{i}": a for i, a in enumerate(arrays)},  # type: ignore[arg-type]
     )
     partial = path.with_name(path.name + ".partial")
     partial.write_bytes(buffer.getvalue())

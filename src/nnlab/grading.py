@@ -100,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
     )
     print(format_summary(args.assignment, rows))
     print(
-        f"\ngrade table: {root / 'grades' / (args.assignment + '.csv')}; feedback: {root / 'feedback'}/<student>/{args.assignment}/"
+        f"\ngrade table: {root / 'grades' / (args.assignment + '.csv')}; "
+        f"feedback: {root / 'feedback'}/<student>/{args.assignment}/"
     )
     return 0
 
@@ -196,6 +197,7 @@ def grade_student(root: str, assignment: str, student: str, limits=None) -> Outc
         # The course folder (source notebooks with hidden tests, submissions, gradebook) is invisible to
         # the kernel; what it must import from there (src/, on its sys.path) is mounted back read-only.
         limits = dataclasses.replace(limits or Limits(), hide_paths=(*(limits or Limits()).hide_paths, str(root_path)))
+        assert prepared.notebook is not None  # a "ready" submission always carries its notebook
         graded = trusted.grade_notebook(source, prepared.notebook, limits)
         execution = graded.execution
         notes = list(prepared.notes)

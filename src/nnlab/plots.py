@@ -8,7 +8,7 @@ from sklearn.metrics import ConfusionMatrixDisplay
 
 
 def _image_side(n_features: int) -> int:
-    side = int(round(np.sqrt(n_features)))
+    side = round(np.sqrt(n_features))
     if side * side != n_features:
         raise ValueError(f"cannot show {n_features} features as a square image")
     return side

@@ -119,8 +119,12 @@ def rebuild(
     """
     notes: list[str] = []
     tampering: list[str] = []
-    source_by_id = {_meta(c).get("grade_id"): c for c in source.cells if _meta(c).get("grade_id")}
-    release_by_id = {_meta(c).get("grade_id"): c for c in release.cells if _meta(c).get("grade_id")}
+    source_by_id: dict[str, nbformat.NotebookNode] = {
+        _meta(c)["grade_id"]: c for c in source.cells if _meta(c).get("grade_id")
+    }
+    release_by_id: dict[str, nbformat.NotebookNode] = {
+        _meta(c)["grade_id"]: c for c in release.cells if _meta(c).get("grade_id")
+    }
     answer_ids = {gid for gid, c in source_by_id.items() if _meta(c).get("solution")}
     test_ids = {gid for gid, c in source_by_id.items() if _meta(c).get("grade") and not _meta(c).get("solution")}
 
@@ -130,10 +134,10 @@ def rebuild(
     seen_tests: dict[str, int] = {}
     for cell in submitted.cells:
         gid = _meta(cell).get("grade_id")
-        if gid in answer_ids:
+        if gid is not None and gid in answer_ids:
             answers.setdefault(gid, []).append(cell.source if isinstance(cell.source, str) else "".join(cell.source))
             last_seen = gid
-        elif gid in source_by_id:
+        elif gid is not None and gid in source_by_id:
             last_seen = gid
             seen_tests[gid] = seen_tests.get(gid, 0) + 1
             trusted = source_by_id[gid]

@@ -547,6 +547,7 @@ def _sgd_epochs(
         for epoch in epoch_range:
             lr = learning_rate * learning_rate_factor(lr_schedule, epoch, epochs)
             if shifts is not None:
+                assert rng is not None  # max_shift without a generator was rejected above
                 shifts.new_epoch(rng)
             for index in minibatches(n_samples, batch_size, shuffle_rng):
                 fused.step(None if full_batch else index, lr)
@@ -557,6 +558,7 @@ def _sgd_epochs(
     for epoch in epoch_range:
         lr = params["W1"].dtype.type(learning_rate * learning_rate_factor(lr_schedule, epoch, epochs))
         if shifts is not None:
+            assert rng is not None  # max_shift without a generator was rejected above
             shifts.new_epoch(rng)
         for index in minibatches(n_samples, batch_size, shuffle_rng):
             if shifts is not None:
@@ -858,10 +860,9 @@ def _run(
 
     record(0)
     for epoch in epochs:
-        if epoch % record_every == 0 or epoch == n_epochs:
-            if record(epoch):
-                stopped_early = epoch < n_epochs
-                break
+        if (epoch % record_every == 0 or epoch == n_epochs) and record(epoch):
+            stopped_early = epoch < n_epochs
+            break
     epoch_col, train_col, val_col = (np.array(col) for col in zip(*records))
     history = History(epoch_col.astype(int), train_col, val_col, best_epoch=best[1], stopped_early=stopped_early)
     if patience is not None:

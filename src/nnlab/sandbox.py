@@ -91,6 +91,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import copy
 import functools
 import json
@@ -108,7 +109,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from queue import Empty
-from typing import Any
+from typing import Any, cast
 
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
@@ -728,7 +729,7 @@ def _kernel_env(workdir: str, kdir: str, limits: Limits) -> dict[str, str]:
 
 def _plan(workdir: str, kdir: str, limits: Limits, user: dict[str, Any] | None) -> dict[str, Any]:
     """The bootstrap's configuration: namespaces, mounts, rlimits, user."""
-    keeps = [{"path": workdir, "ro": False}, {"path": kdir, "ro": False}]
+    keeps: list[dict[str, Any]] = [{"path": workdir, "ro": False}, {"path": kdir, "ro": False}]
     readable = list(_kernel_sys_path())
     readable += [os.path.abspath(p) for p in limits.keep_paths]
     for path in readable:
@@ -982,10 +983,8 @@ class SandboxKernelManager(AsyncKernelManager):
             if kernel_pid and self._is_child_of(kernel_pid, sup_pid):
                 _kill(kernel_pid, signal.SIGKILL)  # in a PID namespace: the whole namespace dies
             _kill(sup_pid, signal.SIGTERM)  # the supervisor kills and reaps what is left, then exits
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                pass
         # last sweep from outside: anything still under the supervisor, or in its process group
         for _ in range(5):
             pids = _descendants(sup_pid) if process.poll() is None else set()
@@ -997,10 +996,8 @@ class SandboxKernelManager(AsyncKernelManager):
                 break
             for pid in pids:
                 _kill(pid, signal.SIGKILL)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=1)
-            except subprocess.TimeoutExpired:
-                pass
 
     @staticmethod
     def _is_child_of(pid: int, parent: int) -> bool:
@@ -1047,17 +1044,13 @@ class SandboxKernelManager(AsyncKernelManager):
             uid, gid = self._workdir_owner
             for folder, dirs, files in os.walk(self.workdir):
                 for name in [folder] + [os.path.join(folder, n) for n in dirs + files]:
-                    try:
+                    with contextlib.suppress(OSError):
                         os.lchown(name, uid, gid)
-                    except OSError:
-                        pass
 
 
 def _kill(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _session_members(sid: int) -> set[int]:
@@ -1146,7 +1139,8 @@ class SandboxNotebookClient(NotebookClient):
         self.limits = limits
         self.workdir = workdir
         self.sandbox_km: SandboxKernelManager | None = None
-        self.timeout_func = self._cell_budget
+        # nbclient annotates timeout_func as returning int; it takes the float seconds as they are
+        self.timeout_func = self._cell_budget  # type: ignore[assignment]
         self._budget_deadline: float | None = None
         self._budget_limited = False
         self._current_msg_id: str | None = None
@@ -1166,6 +1160,11 @@ class SandboxNotebookClient(NotebookClient):
         )
         return self.km
 
+    def _sandbox_km(self) -> SandboxKernelManager:
+        """``self.km``, which :meth:`create_kernel_manager` made (nbclient types it as a plain KernelManager)."""
+        assert self.km is not None
+        return cast(SandboxKernelManager, self.km)
+
     # -- timeouts -----------------------------------------------------------------------------------
 
     def _cell_budget(self, cell: NotebookNode) -> float:
@@ -1179,10 +1178,8 @@ class SandboxNotebookClient(NotebookClient):
 
     async def _async_handle_timeout(self, timeout: int, cell: NotebookNode | None = None) -> dict[str, Any] | None:
         assert self.km is not None and self.kc is not None
-        try:
+        with contextlib.suppress(Exception):  # the kernel may be gone already
             await ensure_async(self.km.interrupt_kernel())
-        except Exception:  # the kernel may be gone already
-            pass
         deadline = time.monotonic() + self.limits.interrupt_grace
         while (left := deadline - time.monotonic()) > 0:
             try:
@@ -1193,7 +1190,7 @@ class SandboxNotebookClient(NotebookClient):
                 self._timeout_outcome = "interrupted"
                 return msg
         self._timeout_outcome = "killed"
-        self.km.kill_sandbox()
+        self._sandbox_km().kill_sandbox()
         raise _KernelKilled()
 
     async def async_start_new_kernel_client(self) -> Any:
@@ -1255,7 +1252,8 @@ class SandboxNotebookClient(NotebookClient):
             return out
         if msg_type == "error":
             content["evalue"] = _cut(str(content.get("evalue", "")), limit)
-            lines, total = [], 0
+            lines: list[str] = []
+            total = 0
             for line in content.get("traceback", []):
                 if total + _nbytes(line) > limit:
                     lines.append(f"... traceback truncated ({len(content['traceback']) - len(lines)} lines)")
@@ -1301,7 +1299,7 @@ class SandboxNotebookClient(NotebookClient):
             if info_msg is not None and "language_info" in info_msg["content"]:
                 self.nb.metadata["language_info"] = info_msg["content"]["language_info"]
             self._budget_deadline = time.monotonic() + limits.notebook_timeout
-            self.km.read_isolation()
+            self._sandbox_km().read_isolation()
             for index, cell in enumerate(self.nb.cells):
                 report = CellReport(index, cell.get("id"), _cell_name(cell), "skipped")
                 cells.append(report)
@@ -1330,6 +1328,8 @@ class SandboxNotebookClient(NotebookClient):
         if self.fatal:
             report.status = "not run"
             return report.status
+        if self._budget_deadline is None:
+            raise RuntimeError("execute_in_kernel runs only while run() executes the notebook")
         if time.monotonic() >= self._budget_deadline:
             self.fatal = {
                 "status": "timed out",
@@ -1375,7 +1375,9 @@ class SandboxNotebookClient(NotebookClient):
         elif reply == "dead":
             exit_info = self._wait_exit_info()
             ending = self.kernel_exit = _describe_exit(exit_info)
-            oom = bool(exit_info) and exit_info.get("signal") == signal.SIGKILL and not self.km.killed_by_sandbox
+            oom = bool(
+                exit_info and exit_info.get("signal") == signal.SIGKILL and not self._sandbox_km().killed_by_sandbox
+            )
             report.status = "out of memory" if oom else "kernel died"
             what = (
                 f"the kernel died while running {_describe(index, report)} ({ending}"
@@ -1408,9 +1410,9 @@ class SandboxNotebookClient(NotebookClient):
         return report.status
 
     def _wait_exit_info(self) -> dict[str, Any] | None:
-        assert self.km is not None
+        km = self._sandbox_km()
         for _ in range(50):
-            info = self.km.exit_info()
+            info = km.exit_info()
             if info is not None:
                 return info
             time.sleep(0.05)
@@ -1486,19 +1488,21 @@ def execute_notebook(
     """
     limits = limits or Limits()
     if isinstance(nb, (str, os.PathLike)):
-        nb = nbformat.read(os.fspath(nb), as_version=4)
-    nb = copy.deepcopy(nb)
+        original: NotebookNode = nbformat.read(os.fspath(nb), as_version=4)
+    else:
+        original = nb
+    notebook = copy.deepcopy(original)
     workdir = os.fspath(workdir)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(_execute(nb, workdir, limits, startup_code, cell_handler))
+        return asyncio.run(_execute(notebook, workdir, limits, startup_code, cell_handler))
     result: list[ExecutionReport] = []
     errors: list[BaseException] = []
 
     def target() -> None:
         try:
-            result.append(asyncio.run(_execute(nb, workdir, limits, startup_code, cell_handler)))
+            result.append(asyncio.run(_execute(notebook, workdir, limits, startup_code, cell_handler)))
         except BaseException as exc:  # pragma: no cover - re-raised below
             errors.append(exc)
 

@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"split: {len(y_train):,} training and {len(y_test):,} held-out images")
     print(
         f"network: {X_train.shape[1]} inputs, {args.hidden} sigmoid units, 10 softmax outputs; "
-        f"SGD with batches of {args.batch_size}, learning rate {args.learning_rate} ({args.lr_schedule}), {args.epochs} epochs, "
+        f"SGD with batches of {args.batch_size}, learning rate {args.learning_rate} ({args.lr_schedule}), "
+        f"{args.epochs} epochs, "
         f"images moved by up to {args.max_shift} pixel(s), weight decay {args.weight_decay}, {args.dtype}"
     )
     start = time.perf_counter()
@@ -96,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
     P = R.predict_proba(X_test.T.astype(args.dtype), params)
     y_pred = np.argmax(P, axis=0)
     print(
-        f"trained in {seconds:.1f} s; final training loss {history.train_loss[-1]:.4f}, held-out loss {history.val_loss[-1]:.4f}"
+        f"trained in {seconds:.1f} s; final training loss {history.train_loss[-1]:.4f}, "
+        f"held-out loss {history.val_loss[-1]:.4f}"
     )
     print(f"\nheld-out accuracy: {R.accuracy(y_test, y_pred):.2%} ({np.sum(y_test == y_pred):,} of {len(y_test):,})")
     print("\nconfusion matrix (rows: true digit, columns: predicted digit)")

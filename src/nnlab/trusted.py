@@ -33,7 +33,7 @@ import nbformat
 
 from . import checks, exchange
 from . import reference as reference_module
-from .sandbox import ExecutionReport, Limits, execute_notebook
+from .sandbox import ExecutionReport, Limits, SandboxNotebookClient, execute_notebook
 
 HIDDEN_REGION = re.compile(r"^\s*### BEGIN HIDDEN TESTS\s*$(.*?)^\s*### END HIDDEN TESTS\s*$", re.S | re.M)
 MAGIC_LINE = re.compile(r"^\s*[%!].*$", re.M)
@@ -75,12 +75,13 @@ def _names(source: str) -> tuple[set[str], set[str]]:
         tree = ast.parse(MAGIC_LINE.sub("", source))
     except SyntaxError:
         return set(), set()
-    defined, used = set(), set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            defined.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            defined.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    defined: set[str] = set()
+    used: set[str] = set()
+    for statement in tree.body:
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(statement.name)
+        elif isinstance(statement, (ast.Import, ast.ImportFrom)):
+            defined.update((alias.asname or alias.name).split(".")[0] for alias in statement.names)
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             (defined if isinstance(node.ctx, ast.Store) else used).add(node.id)
@@ -146,7 +147,8 @@ def withheld_names(source: nbformat.NotebookNode) -> list[str]:
                             value = ast.literal_eval(keyword.value)
                         except ValueError:
                             raise ValueError(
-                                f"test cell {_meta(cell).get('grade_id')}: reference= must be a literal name or tuple of "
+                                f"test cell {_meta(cell).get('grade_id')}: "
+                                "reference= must be a literal name or tuple of "
                                 f"names, got {ast.unparse(keyword.value)!r}"
                             ) from None
                         names.update([value] if isinstance(value, str) else value)
@@ -210,7 +212,7 @@ class Grader:
         self.kernel_locked = _needed(locked_here, student_cells)
         self.namespace: dict[str, Any] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.client = None
+        self.client: SandboxNotebookClient | None = None
 
     # -- the trusted side ---------------------------------------------------------------------------
 
@@ -244,12 +246,14 @@ class Grader:
 
     def _remote(self, printed: list, function: str, names: tuple, args: tuple, kwargs: dict) -> tuple:
         """Called from the test's thread: run the student's function in the kernel, on the event loop."""
+        assert self.loop is not None  # handle() set it before it started the test
         future = asyncio.run_coroutine_threadsafe(
             self._call_in_kernel(printed, function, names, args, kwargs), self.loop
         )
         return future.result()
 
     async def _call_in_kernel(self, printed: list, function: str, names: tuple, args: tuple, kwargs: dict) -> tuple:
+        assert self.client is not None  # handle() set it before it started the test
         self.calls += 1
         self.exchange_dir.mkdir(exist_ok=True)
         request = self.exchange_dir / f"call-{self.calls}.npz"
@@ -317,7 +321,10 @@ def withheld_reference_source(names: list[str]) -> str:
     tree = ast.parse(Path(reference_module.__file__).read_text())
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name in names:
-            message = f"nnlab.reference.{node.name} is withheld while your notebook is graded: the graded function must be your own"
+            message = (
+                f"nnlab.reference.{node.name} is withheld while your notebook is graded: "
+                "the graded function must be your own"
+            )
             node.body = ast.parse(f"raise NotImplementedError({message!r})").body
     return ast.unparse(tree) + "\n"
 
