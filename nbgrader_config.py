@@ -26,14 +26,4 @@ c.Execute.timeout = 180
 c.Execute.record_timing = False
 
 # `nnlab grade` executes every submission itself (sandboxed kernel, tests decided outside it) and then
-# lets nbgrader record the results from the staged, already executed notebooks.
-if os.environ.get("NNLAB_STAGED_SUBMISSIONS"):
-    c.CourseDirectory.submitted_directory = os.environ["NNLAB_STAGED_SUBMISSIONS"]
-    c.Autograde.autograde_preprocessors = [
-        "nnlab.nbgrader_plugins.UseGradedNotebook",
-        "nbconvert.preprocessors.ClearMetadataPreprocessor",
-        "nbgrader.preprocessors.LimitOutput",
-        "nbgrader.preprocessors.SaveAutoGrades",
-        "nbgrader.preprocessors.AssignLatePenalties",
-        "nbgrader.preprocessors.CheckCellMetadata",
-    ]
+# lets nbgrader record the results from the already executed notebooks: see nnlab.nbgrader_plugins.

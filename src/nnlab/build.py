@@ -22,11 +22,12 @@ from .course import (
     SANITIZE_CONFIG,
     CourseError,
     assignments,
+    call_nbgrader,
     find_root,
     grade_id,
     nbgrader_env,
+    nbgrader_failure,
     read_notebook,
-    run_nbgrader,
     sanitize_outputs,
     source_notebook,
     write_notebook,
@@ -55,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
 def build(root: Path, names: list[str], *, execute: bool = True, workers: int = 1) -> None:
     for name in names:
         source_notebook(root, name)  # fail before any work if one is missing
-        run_nbgrader(root, "generate_assignment", name, "--force")
+        result = call_nbgrader(root, "generate_assignment", name, force=True, create=True)
+        if not result["success"]:
+            raise CourseError(f"{nbgrader_failure('generate_assignment', result)}\n{result.get('log', '')}")
         print(f"release/{name}/: generated")
         make_sample_submissions(root, name)
         print(f"submitted/sample-*/{name}/: solution, partial and blank samples written")

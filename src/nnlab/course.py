@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import configparser
+import contextlib
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -53,8 +55,8 @@ def nbgrader_env() -> dict[str, str]:
 def run_nbgrader(
     root: Path, *args: str, check: bool = True, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
-    """Run ``nbgrader ARGS`` in the course root (``env`` added to the environment); on failure raise
-    with nbgrader's own output."""
+    """Run ``nbgrader ARGS`` in the course root as a command (``env`` added to the environment); on
+    failure raise with nbgrader's own output. For what the API does not offer (validate, zip_collect)."""
     command = [sys.executable, "-m", "nbgrader", *args]
     result = subprocess.run(command, cwd=root, env={**nbgrader_env(), **(env or {})}, capture_output=True, text=True)
     if check and result.returncode != 0:
@@ -62,6 +64,55 @@ def run_nbgrader(
             f"nbgrader {' '.join(args)} failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
         )
     return result
+
+
+def nbgrader_config(root: Path, overrides: dict | None = None):
+    """The course's ``nbgrader_config.py``, read as nbgrader reads it, with ``overrides`` merged on top."""
+    from traitlets.config import Config, PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    if overrides:
+        config.merge(Config(overrides))
+    return config
+
+
+def call_nbgrader(root: Path, step: str, assignment: str, *, overrides: dict | None = None, **kwargs) -> dict:
+    """Run one step of nbgrader's Python API (``generate_assignment``, ``autograde``,
+    ``generate_feedback``...) on the course, in this process.
+
+    Returns nbgrader's result (``success``, ``log``, ``error``); raises nothing, so that the caller
+    decides what a failure means. In-process, the ~5 s that importing nbgrader costs are paid once,
+    not once per step.
+    """
+    from nbgrader.apps.api import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    # nbgrader's step-by-step INFO lines would bury nnlab's own report; its warnings still show.
+    config = nbgrader_config(root, {"NbGraderAPI": {"log_level": "WARN"}, **(overrides or {})})
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    with _interpreter_bin_on_path():
+        return getattr(api, step)(assignment, **kwargs)
+
+
+@contextlib.contextmanager
+def _interpreter_bin_on_path() -> Iterator[None]:
+    # A new gradebook asks the `alembic` command for its schema version: the one of this environment.
+    saved = os.environ.get("PATH")
+    os.environ["PATH"] = nbgrader_env()["PATH"]
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("PATH", None)
+        else:
+            os.environ["PATH"] = saved
+
+
+def nbgrader_failure(step: str, result: dict) -> str:
+    """The last useful line of a failed API call, for a grade table or an error message."""
+    text = (result.get("error") or "") + (result.get("log") or "")
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return f"nbgrader {step} failed: {lines[-1] if lines else 'no message'}"
 
 
 def read_notebook(path: Path) -> nbformat.NotebookNode:

@@ -29,8 +29,18 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
-from .course import SANITIZE_CONFIG, assignments, find_root, run_nbgrader, sanitize_outputs, source_notebook
-from .nbgrader_plugins import STAGED_VARIABLE
+from .course import (
+    SANITIZE_CONFIG,
+    assignments,
+    call_nbgrader,
+    find_root,
+    nbgrader_config,
+    nbgrader_failure,
+    run_nbgrader,
+    sanitize_outputs,
+    source_notebook,
+)
+from .nbgrader_plugins import recording_config
 
 GRADE_COLUMNS = ("student_id", "score", "max_score", "status", "detail")
 STATUSES = (
@@ -137,16 +147,20 @@ def grade(
     try:
         staged = _stage(root, assignment, outcomes, staging)
         if staged:
-            env = {STAGED_VARIABLE: str(staging)}
-            result = run_nbgrader(root, "autograde", assignment, "--force", env=env, check=False)
-            if result.returncode != 0:
+            result = call_nbgrader(
+                root,
+                "autograde",
+                assignment,
+                student_id="*",
+                force=True,
+                create=True,
+                overrides=recording_config(staging),
+            )
+            if not result["success"]:
                 for outcome in outcomes.values():
                     if outcome.student_id in staged:
-                        outcome.status, outcome.detail = (
-                            "grader error",
-                            f"nbgrader autograde failed: {_last_line(result.stderr)}",
-                        )
-            run_nbgrader(root, "generate_feedback", assignment, "--force", check=False)
+                        outcome.status, outcome.detail = "grader error", nbgrader_failure("autograde", result)
+            call_nbgrader(root, "generate_feedback", assignment, force=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     rows = _merge_rows(root, assignment, outcomes)
@@ -279,9 +293,7 @@ def _last_line(text: str) -> str:
 
 def db_url(root: Path) -> str:
     """The gradebook nbgrader_config.py points at."""
-    from traitlets.config import PyFileConfigLoader
-
-    return PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config().CourseDirectory.db_url
+    return nbgrader_config(root).CourseDirectory.db_url
 
 
 def read_grades(root: Path, assignment: str) -> list[GradeRow]:
