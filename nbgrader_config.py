@@ -2,6 +2,8 @@
 
 import os
 
+from nnlab.grading.sandbox import Limits
+
 c = get_config()
 
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
@@ -20,8 +22,8 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Training demos run for several seconds; a test cell that hangs is still stopped.
-c.Execute.timeout = 180
+# Validate and Formgrader stop a hanging cell after the course's one cell time budget.
+c.Execute.timeout = int(Limits().cell_timeout)
 # Timestamps in the cell metadata would make every autograded notebook differ from the last.
 c.Execute.record_timing = False
 

@@ -7,8 +7,9 @@ import pytest
 from conftest import REPO
 from nbgrader.api import Gradebook
 
-from nnlab.course import SAMPLE_STUDENTS, assignments, grade_id
-from nnlab.grading import db_url, grade
+from nnlab.authoring.course_files import SAMPLE_STUDENTS, assignments, grade_id
+from nnlab.grading.pipeline import grade
+from nnlab.grading.table import db_url
 
 ASSIGNMENTS = assignments(REPO)
 

@@ -1,4 +1,4 @@
-"""nnlab.sandbox: each fault stays with its cell, and the report says what was enforced.
+"""nnlab.grading.sandbox: each fault stays with its cell, and the report says what was enforced.
 
 Every test runs real kernels with small limits. Where this machine lacks a feature (namespaces, root),
 the test asserts that the report says it was not enforced instead of skipping.
@@ -19,7 +19,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from nnlab.sandbox import (
+from nnlab.grading.sandbox import (
     MB,
     Isolation,
     Limits,

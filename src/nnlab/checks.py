@@ -10,23 +10,22 @@ A test cell compares a student's function with :mod:`nnlab.reference`::
 :func:`call_own` runs the student's function with the reference implementation of the same name
 switched off, so a function that only calls ``nnlab.reference`` earns nothing.
 
-While grading (:mod:`nnlab.trusted`), the test cells run in the grader, never in the student's kernel:
-:func:`call_own` sends the inputs to the kernel, where :func:`serve_call` runs the student's function and
-sends back what it returned, so the assertions that decide the points run where a student cannot reach.
+While grading, the test cells run in the grader, never in the student's kernel: :func:`call_own` goes
+through the link that :mod:`nnlab.grading.kernel_link` installs, which runs the student's function in
+the kernel and brings back what it returned, so the assertions that decide the points run where a
+student cannot reach.
 """
 
 from __future__ import annotations
 
 import contextlib
-import traceback
 import types
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import exchange, reference
+from . import reference
 
 # Tolerances test cells use for values computed the same way as the reference: loose enough for a
 # correct float32 implementation (about 7 significant digits), tight enough to catch any real mistake.
@@ -119,8 +118,9 @@ def reference_disabled(*names: str) -> Iterator[None]:
             getattr(reference, name).__code__ = code
 
 
-# While grading, the link to the student's kernel: ``remote(function_name, reference_names, args,
-# kwargs)`` returns ``(output, args_after, kwargs_after)`` or raises. None: call the function here.
+# While grading, the link to the student's kernel (nnlab.grading.kernel_link): ``remote(function_name,
+# reference_names, args, kwargs)`` returns what the function returned, with the arguments changed as the
+# function changed them, or raises. None: call the function here.
 _remote: Callable | None = None
 
 
@@ -140,13 +140,7 @@ def call_own(function: Callable, *args: Any, reference: str | tuple[str, ...], *
     """
     names = (reference,) if isinstance(reference, str) else tuple(reference)
     if _remote is not None:
-        output, args_after, kwargs_after = _remote(getattr(function, "__name__", str(function)), names, args, kwargs)
-        for target, after in zip(args, args_after):
-            _restore(target, after)
-        for name, after in kwargs_after.items():
-            if name in kwargs:
-                _restore(kwargs[name], after)
-        return output
+        return _remote(getattr(function, "__name__", str(function)), names, args, kwargs)
     module = getattr(function, "__module__", "") or ""
     if module.startswith("nnlab") or module.startswith("scipy.special"):
         raise CheckFailure(
@@ -158,50 +152,6 @@ def call_own(function: Callable, *args: Any, reference: str | tuple[str, ...], *
             return function(*args, **kwargs)
         except AssertionError as error:
             raise CheckFailure(str(error)) from None
-
-
-def _restore(target: Any, after: Any) -> None:
-    """Give an argument the state the student's function left it in (in-place changes, a used rng)."""
-    if isinstance(target, np.ndarray) and isinstance(after, np.ndarray) and target.shape == after.shape:
-        target[...] = after
-    elif isinstance(target, np.random.Generator) and isinstance(after, np.random.Generator):
-        target.bit_generator.state = after.bit_generator.state
-    elif isinstance(target, dict) and isinstance(after, dict):
-        for name in [k for k in target if k not in after]:
-            del target[name]
-        for name, value in after.items():
-            if name in target and isinstance(value, (np.ndarray, dict, list, np.random.Generator)):
-                _restore(target[name], value)
-            else:
-                target[name] = value
-    elif isinstance(target, list) and isinstance(after, list):
-        target[:] = after
-
-
-def serve_call(namespace: dict, function_name: str, reference_names: list[str], request: str, reply: str) -> None:
-    """Kernel side of a graded call: run the student's function on the grader's inputs, send back the result.
-
-    Reads ``(args, kwargs)`` from ``request`` and writes ``{"output" or "raised", "after"}`` to ``reply``,
-    both in :mod:`nnlab.exchange`'s pickle-free format.
-    """
-    args, kwargs = exchange.load(Path(request))
-    out_of_memory = None
-    try:
-        function = namespace[function_name]
-        result = {"output": call_own(function, *args, reference=tuple(reference_names), **kwargs)}
-    except KeyError:
-        result = {"raised": ["NameError", f"{function_name} is not defined: run the cell that defines it"]}
-    except Exception as error:
-        kind = "CheckFailure" if isinstance(error, CheckFailure) else type(error).__name__
-        message = str(error) or traceback.format_exception_only(type(error), error)[-1].strip()
-        result = {"raised": [kind, message]}
-        if isinstance(error, MemoryError):
-            out_of_memory = MemoryError(message)
-    result["after"] = [list(args), kwargs]
-    exchange.save(Path(reply), result)
-    if out_of_memory is not None:
-        # also fail the kernel's cell with it, so the sandbox records the submission as "out of memory"
-        raise out_of_memory from None
 
 
 # --------------------------------------------------------------------------- assertions
@@ -302,21 +252,3 @@ def assert_columns_sum_to_one(P: Any, *, name: str, atol: float = RTOL) -> None:
         raise CheckFailure(
             f"{name}{_index(where, P.shape)} is {P.reshape(-1)[where]:.6g}: probabilities cannot be negative"
         )
-
-
-def withhold(names: list[str] | tuple[str, ...]) -> None:
-    """Make ``nnlab.reference.<name>`` unusable for the rest of this process (a grading kernel).
-
-    While a notebook is graded, the reference implementation of what it grades is withheld from the
-    student's kernel, so code in the kernel cannot call it to fake a correct result.
-    """
-    for name in names:
-        function = getattr(reference, name, None)
-        if function is None:
-            continue
-        message = (
-            f"nnlab.reference.{name} is withheld while your notebook is graded: the graded function must be your own"
-        )
-        namespace: dict[str, Any] = {}
-        exec(f"def {name}(*args, **kwargs):\n    raise NotImplementedError({message!r})", namespace)
-        function.__code__ = namespace[name].__code__

@@ -6,9 +6,8 @@ import argparse
 import logging
 import sys
 
-from . import build, grading, main_job, train
-from .course import CourseError
-from .idx import IDXError
+from .commands import build, course, grade, train
+from .errors import NnlabError
 
 DESCRIPTION = """\
 Neural networks from scratch in numpy, on MNIST: the course's command.
@@ -37,14 +36,14 @@ SUBCOMMANDS = (
     ),
     (
         "grade",
-        grading,
+        grade,
         "grade every submission of an assignment (sandboxed, tests decided outside the kernel); "
         "write grades/ASSIGNMENT.csv",
         "Grade submitted/<student>/ASSIGNMENT/ on top of nbgrader and write the grade table and feedback.",
     ),
     (
         "course",
-        main_job,
+        course,
         "the main job: train the reference network, build everything, grade the sample class, print the grade table",
         "Train and evaluate the reference network, build the release and executed notebooks, "
         "grade the sample class and print the grade table.",
@@ -69,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (FileNotFoundError, IDXError, CourseError) as exc:
+    except NnlabError as exc:
         # Missing data or a broken course folder: what is wrong and how to fix it, not a traceback.
         print(f"nnlab {args.command}: {exc}", file=sys.stderr)
         return 1

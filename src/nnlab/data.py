@@ -34,9 +34,10 @@ import sklearn.datasets
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import OneHotEncoder
 
+from .errors import NnlabError
 from .idx import read_idx, verify_checksum, verify_sha256
 
-__all__ = ["BUILTIN_DIR", "Digits", "load_mnist", "one_hot", "split"]
+__all__ = ["BUILTIN_DIR", "Digits", "MNISTNotFoundError", "load_mnist", "one_hot", "split"]
 
 logger = logging.getLogger("nnlab")
 
@@ -61,6 +62,10 @@ BUILTIN_SHA256 = {
 }
 
 _KINDS = ("builtin", "idx", "openml")
+
+
+class MNISTNotFoundError(NnlabError, FileNotFoundError):
+    """The MNIST files asked for are not where they were looked for; the message says what is missing."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -226,16 +231,16 @@ def _load_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.nda
 
 def _load_idx_folder(folder: Path, origin: str) -> Digits:
     if not folder.exists():
-        raise FileNotFoundError(f"MNIST folder {folder} ({origin}) does not exist")
+        raise MNISTNotFoundError(f"MNIST folder {folder} ({origin}) does not exist")
     if not folder.is_dir():
-        raise FileNotFoundError(f"MNIST folder {folder} ({origin}) is not a directory")
+        raise MNISTNotFoundError(f"MNIST folder {folder} ({origin}) is not a directory")
 
     found = {base: _find(folder, base) for base in _ALL_BASES}
     test_images, test_labels = found[_TEST_IMAGES], found[_TEST_LABELS]
     if test_images is None or test_labels is None:
         present = sorted(p.name for p in folder.iterdir())
         shown = ", ".join(present[:20]) + (", ..." if len(present) > 20 else "")
-        raise FileNotFoundError(
+        raise MNISTNotFoundError(
             f"MNIST folder {folder} ({origin}) has no usable pair of IDX files.\n"
             f"  found: {shown or 'nothing (empty folder)'}\n"
             f"  needs: {_TEST_IMAGES}[.gz] and {_TEST_LABELS}[.gz] (the 10,000 test images),\n"
@@ -346,7 +351,7 @@ def _load_builtin() -> Digits:
     for base in (_TEST_IMAGES, _TEST_LABELS):
         path = BUILTIN_DIR / f"{base}.gz"
         if not path.is_file():
-            raise FileNotFoundError(
+            raise MNISTNotFoundError(
                 f"nnlab's built-in MNIST file {path} is missing: this installation of nnlab is "
                 f"incomplete. Reinstall it (pip install --force-reinstall nnlab, or pip install -e . "
                 f"in a clone of the course)."
@@ -449,7 +454,7 @@ def _load_full(*, use_openml: bool, data_home: str | os.PathLike | None) -> Digi
             reason += f" and OpenML could not be reached ({type(exc).__name__}: {exc})"
     else:
         reason += " and OpenML was not to be used (use_openml=False)"
-    raise FileNotFoundError(
+    raise MNISTNotFoundError(
         f"the full MNIST set (60,000 training / 10,000 test images) is not available: {reason}.\n"
         f"  Set MNIST_DIR to a folder with {_TRAIN_IMAGES}.gz, {_TRAIN_LABELS}.gz, {_TEST_IMAGES}.gz and "
         f"{_TEST_LABELS}.gz, or connect to the network once so OpenML's mnist_784 can be cached.\n"
@@ -459,7 +464,7 @@ def _load_full(*, use_openml: bool, data_home: str | os.PathLike | None) -> Digi
 
 def _require_full(data: Digits, where: str) -> None:
     if data.n_official_train is None:
-        raise FileNotFoundError(
+        raise MNISTNotFoundError(
             f"the full MNIST set was asked for, but {where} holds only the {len(data):,} test images: "
             f"add {_TRAIN_IMAGES}.gz and {_TRAIN_LABELS}.gz beside them"
         )

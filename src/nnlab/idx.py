@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import NnlabError
+
 __all__ = [
     "IDX_DTYPES",
     "OFFICIAL_MD5",
@@ -77,7 +79,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _MD5_LINE = re.compile(r"^([0-9a-fA-F]{32})\s+\*?(.+?)\s*$")
 
 
-class IDXError(ValueError):
+class IDXError(NnlabError, ValueError):
     """An IDX file (or its checksum) is not what it should be.
 
     The message always starts with the offending file's path.

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 from scipy.special import expit
@@ -40,7 +41,7 @@ DEFAULT_EPOCHS = 15
 # network stops fitting positions), the learning rate starts higher and falls along half a cosine
 # wave, and a small L2 penalty keeps the weights small. Chosen on three 6,400 / 1,600 splits of the
 # training images, never the held-out ones (benchmarks/sweep_recommended.py; benchmarks/README.md).
-RECOMMENDED: Mapping[str, object] = MappingProxyType(
+RECOMMENDED: Mapping[str, Any] = MappingProxyType(
     {
         "batch_size": DEFAULT_BATCH_SIZE,
         "learning_rate": 1.0,

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import nbformat
 
+from ..errors import NnlabError
+
 SAMPLE_STUDENTS = ("sample-solution", "sample-partial", "sample-blank")
 
 
-class CourseError(RuntimeError):
+class CourseError(NnlabError):
     """The course directory is not what nnlab expects; the message says what is missing."""
 
 

@@ -2,7 +2,7 @@
 
 The student's kernel only computes: when a test cell calls ``checks.call_own(softmax, Z, ...)``, this
 process sends ``Z`` to the kernel, the kernel runs the student's ``softmax`` on it and sends back what
-it returned (:mod:`nnlab.exchange`, never pickle). The test cell itself -- the instructor's source, hidden
+it returned (:mod:`nnlab.grading.wire_format`, never pickle). The test cell itself -- the instructor's source, hidden
 tests included -- runs in this process with the real numpy and nnlab, so nothing a student does inside
 the kernel (patching numpy or nnlab, redefining ``assert`` or the checks, IPython input or AST
 transformers, ``skip-execution`` tags, ``sys.displayhook``, printing "tests passed", a fake module next
@@ -31,8 +31,9 @@ from typing import Any
 
 import nbformat
 
-from . import checks, exchange
-from . import reference as reference_module
+from .. import checks
+from .. import reference as reference_module
+from . import kernel_link, wire_format
 from .sandbox import ExecutionReport, Limits, SandboxNotebookClient, execute_notebook
 
 HIDDEN_REGION = re.compile(r"^\s*### BEGIN HIDDEN TESTS\s*$(.*?)^\s*### END HIDDEN TESTS\s*$", re.S | re.M)
@@ -197,7 +198,7 @@ class Grader:
         self.source = source
         self.notebook = notebook
         self.workdir = workdir
-        self.exchange_dir = workdir / ".nnlab-exchange"
+        self.calls_dir = workdir / ".nnlab-calls"
         self.calls = 0
         self.verdicts: dict[str, Verdict] = {}
         self.tests = {_meta(c)["grade_id"]: c for c in source.cells if _is_test(c)}
@@ -255,14 +256,14 @@ class Grader:
     async def _call_in_kernel(self, printed: list, function: str, names: tuple, args: tuple, kwargs: dict) -> tuple:
         assert self.client is not None  # handle() set it before it started the test
         self.calls += 1
-        self.exchange_dir.mkdir(exist_ok=True)
-        request = self.exchange_dir / f"call-{self.calls}.npz"
+        self.calls_dir.mkdir(exist_ok=True)
+        request = self.calls_dir / f"call-{self.calls}.npz"
         # the kernel runs as another user: it writes its reply into its own working copy
         reply = self.workdir / f"reply-{self.calls}.npz"
-        exchange.save(request, [list(args), kwargs])
+        wire_format.save(request, [list(args), kwargs])
         request.chmod(0o644)
         code = (
-            f"__import__('nnlab.checks', fromlist=['serve_call']).serve_call("
+            f"__import__('nnlab.grading.kernel_link', fromlist=['serve_call']).serve_call("
             f"get_ipython().user_ns, {function!r}, {list(names)!r}, {str(request)!r}, {str(reply)!r})"
         )
         cell = nbformat.v4.new_code_cell(code)
@@ -277,7 +278,7 @@ class Grader:
         if not reply.exists():
             what = f"{errors[0].ename}: {errors[0].evalue}" if errors else "no result came back"
             raise checks.StudentError(f"{what} (was nnlab.checks changed in your notebook?)")
-        result = exchange.load(reply)
+        result = wire_format.load(reply)
         request.unlink(missing_ok=True)
         reply.unlink(missing_ok=True)
         if "raised" in result:
@@ -286,7 +287,8 @@ class Grader:
                 raise checks.CheckFailure(message)
             raise checks.StudentError(f"{kind}: {message}")
         args_after, kwargs_after = result["after"]
-        return result["output"], args_after, kwargs_after
+        kernel_link.apply_changes(args, kwargs, args_after, kwargs_after)
+        return result["output"]
 
     # -- the sandbox's cell handler ---------------------------------------------------------------
 
@@ -356,8 +358,8 @@ def grade_notebook(
         grader = Grader(source, notebook, Path(workdir))
         startup = (
             "def _nnlab_grading():\n"
-            "    from nnlab import checks\n"
-            f"    checks.withhold({names!r})\n"
+            "    from nnlab.grading import kernel_link\n"
+            f"    kernel_link.withhold({names!r})\n"
             "_nnlab_grading()\n"
             "del _nnlab_grading\n"
         )

@@ -6,8 +6,11 @@ import argparse
 import os
 from pathlib import Path
 
-from . import build, grading, train
-from .course import assignments, find_root
+from ..authoring.build import build
+from ..authoring.course_files import assignments, find_root
+from ..grading.pipeline import grade
+from ..grading.table import format_table
+from ..training_report import train_and_report
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,18 +30,16 @@ def run(args: argparse.Namespace) -> int:
     root = find_root(args.root)
     if not args.skip_train:
         print("== 1. the reference network ==")
-        train_parser = argparse.ArgumentParser()
-        train.add_arguments(train_parser)
-        train.run(train_parser.parse_args(["--plots-dir", str(root / "out" / "plots"), "--no-progress"]))
+        train_and_report(plots_dir=root / "out" / "plots", progress=False)
     names = assignments(root)
     print("\n== 2. release, sample class and executed notebooks ==")
-    build.build(root, names, execute=not args.no_execute, workers=args.workers)
+    build(root, names, execute=not args.no_execute, workers=args.workers)
     print("\n== 3. grading the sample class ==")
     results = {}
     for name in names:
-        results[name] = grading.grade(root, name, workers=args.workers, progress=not args.no_progress)
+        results[name] = grade(root, name, workers=args.workers, progress=not args.no_progress)
         statuses = ", ".join(sorted({row.status for row in results[name]}))
         print(f"{name}: graded {len(results[name])} submissions ({statuses})")
-    print("\n" + grading.format_table(results))
+    print("\n" + format_table(results))
     print(f"\ngrade tables: {root / 'grades'}/<assignment>.csv; autograded notebooks: {root / 'autograded'}/")
     return 0

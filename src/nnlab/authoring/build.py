@@ -1,4 +1,4 @@
-"""`nnlab build`: regenerate everything derived from source/.
+"""Regenerating everything derived from source/ (``nnlab build``).
 
 - ``release/<assignment>/``: the student copies, by ``nbgrader generate_assignment``;
 - ``submitted/sample-*/<assignment>/``: the sample class (solution, partial, blank) graded by the tests;
@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -18,12 +17,10 @@ from pathlib import Path
 
 import nbformat
 
-from .course import (
+from .course_files import (
     SANITIZE_CONFIG,
     CourseError,
-    assignments,
     call_nbgrader,
-    find_root,
     grade_id,
     nbgrader_env,
     nbgrader_failure,
@@ -35,22 +32,6 @@ from .course import (
 
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("assignments", nargs="*", help="assignments to build (default: all in source/)")
-    parser.add_argument("--root", type=Path, help="course root (default: the folder with nbgrader_config.py)")
-    parser.add_argument("--no-execute", action="store_true", help="skip executing the notebooks into notebooks/")
-    parser.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="notebooks executed at once (default: cores)"
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    root = find_root(args.root)
-    names = args.assignments or assignments(root)
-    build(root, names, execute=not args.no_execute, workers=args.workers)
-    return 0
 
 
 def build(root: Path, names: list[str], *, execute: bool = True, workers: int = 1) -> None:

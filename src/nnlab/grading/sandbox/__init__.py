@@ -152,8 +152,10 @@ class Limits:
     ``None`` disables a limit. Sizes are in bytes, times in seconds.
     """
 
-    cell_timeout: float = 60
-    notebook_timeout: float = 600
+    # The one default of the course, for `nnlab grade`, `nnlab course` and nbgrader's own Execute
+    # (nbgrader_config.py): a cell of the course trains for up to ~15 s on a busy 2-core machine.
+    cell_timeout: float = 120
+    notebook_timeout: float = 900
     #: time the kernel gets to answer the interrupt sent at a timeout before it is killed
     interrupt_grace: float = 5
     startup_timeout: float = 60

@@ -1,0 +1,63 @@
+"""`nnlab grade`: grade every submission of an assignment and print the table."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from ..authoring.course_files import find_root
+from ..grading.pipeline import grade
+from ..grading.sandbox import GiB, Limits
+from ..grading.table import format_summary
+
+DEFAULT_LIMITS = Limits()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("assignment", help="assignment to grade, e.g. 02-softmax")
+    parser.add_argument("--root", type=Path, help="course root (default: the folder with nbgrader_config.py)")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="students graded at once (default: cores)"
+    )
+    parser.add_argument("--student", action="append", dest="students", help="grade only this student (repeatable)")
+    parser.add_argument(
+        "--cell-timeout",
+        type=float,
+        default=DEFAULT_LIMITS.cell_timeout,
+        help="seconds a cell may run (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--notebook-timeout",
+        type=float,
+        default=DEFAULT_LIMITS.notebook_timeout,
+        help="seconds a notebook may run (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--memory-gb",
+        type=float,
+        default=(DEFAULT_LIMITS.memory_bytes or 0) / GiB,
+        help="address space of a student's kernel (default: %(default)s)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    root = find_root(args.root)
+    limits = Limits(
+        cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout, memory_bytes=int(args.memory_gb * GiB)
+    )
+    rows = grade(
+        root,
+        args.assignment,
+        workers=args.workers,
+        students=args.students,
+        limits=limits,
+        progress=not args.no_progress,
+    )
+    print(format_summary(args.assignment, rows))
+    print(
+        f"\ngrade table: {root / 'grades' / (args.assignment + '.csv')}; "
+        f"feedback: {root / 'feedback'}/<student>/{args.assignment}/"
+    )
+    return 0

@@ -1,0 +1,187 @@
+"""Grading a class: every submission of an assignment through the steps of the grading path.
+
+For every student with a submission (nbgrader's ``submitted/<student>/<assignment>/``, after
+``nbgrader zip_collect`` when LMS downloads are waiting in ``downloaded/<assignment>/archive/``):
+
+1. :mod:`~nnlab.grading.submissions` finds and repairs the notebook or says why it cannot be graded;
+2. a worker process runs it in the :mod:`~nnlab.grading.sandbox` while :mod:`~nnlab.grading.decide`
+   decides each test outside the kernel;
+3. :mod:`~nnlab.grading.record` has nbgrader record the executed notebooks in its gradebook (one
+   writer: no "database is locked", whatever the number of workers) and write the feedback;
+4. :mod:`~nnlab.grading.table` writes ``grades/<assignment>.csv``: score, max_score, status, detail.
+
+A student whose grading failed for a reason of the grader's own keeps their previous results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook
+
+from ..authoring.course_files import (
+    SANITIZE_CONFIG,
+    CourseError,
+    assignments,
+    run_nbgrader,
+    sanitize_outputs,
+    source_notebook,
+)
+from .record import record_class
+from .table import GradeRow, Status, db_url, read_grade_table, read_grades, write_grade_table
+
+
+@dataclass
+class Outcome:
+    """What a worker found for one student (the notebook is JSON text, to cross processes cheaply)."""
+
+    student_id: str
+    status: str  # a Status value
+    detail: str
+    notebook: str | None = None
+
+
+def grade(
+    root: Path,
+    assignment: str,
+    *,
+    workers: int | None = None,
+    students: list[str] | None = None,
+    limits=None,
+    progress: bool = False,
+) -> list[GradeRow]:
+    """Grade every submission of ``assignment`` (or only ``students``); returns the whole grade table."""
+    if assignment not in assignments(root):
+        raise CourseError(f"no assignment {assignment!r} in {root / 'source'} (have: {', '.join(assignments(root))})")
+    if (root / "downloaded" / assignment / "archive").is_dir():
+        run_nbgrader(root, "zip_collect", assignment, "--force")
+    everyone = sorted(p.parent.name for p in (root / "submitted").glob(f"*/{assignment}") if p.is_dir())
+    chosen = [s for s in everyone if students is None or s in students]
+    if students:
+        unknown = sorted(set(students) - set(everyone))
+        if unknown:
+            raise CourseError(f"no submission of {assignment} from {', '.join(unknown)}")
+
+    outcomes = _run_workers(root, assignment, chosen, workers or os.cpu_count() or 1, limits, progress)
+    # A grader error keeps the student's previous results: nothing of theirs is recorded.
+    to_record = {s: o.notebook for s, o in outcomes.items() if o.status != Status.GRADER_ERROR}
+    if to_record:
+        failure = record_class(root, assignment, to_record)
+        if failure is not None:
+            for student in to_record:
+                outcomes[student].status, outcomes[student].detail = Status.GRADER_ERROR.value, failure
+    rows = _merge_rows(root, assignment, outcomes)
+    write_grade_table(root / "grades" / f"{assignment}.csv", rows)
+    return rows
+
+
+def _run_workers(
+    root: Path, assignment: str, students: list[str], workers: int, limits, progress: bool
+) -> dict[str, Outcome]:
+    outcomes: dict[str, Outcome] = {}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(students), desc=f"grading {assignment}", unit="student", file=sys.stderr)
+    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(students) or 1))) as pool:
+        futures = {pool.submit(grade_student, str(root), assignment, student, limits): student for student in students}
+        for future in as_completed(futures):
+            student = futures[future]
+            try:
+                outcome = future.result()
+            except Exception as error:
+                outcome = Outcome(
+                    student, Status.GRADER_ERROR.value, f"the grading worker failed: {type(error).__name__}: {error}"
+                )
+            outcomes[student] = outcome
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix_str(f"{student}: {outcome.status}")
+    if bar is not None:
+        bar.close()
+    return outcomes
+
+
+def grade_student(root: str, assignment: str, student: str, limits=None) -> Outcome:
+    """Worker: everything for one student that does not touch the gradebook."""
+    from . import decide, submissions
+    from .sandbox import Limits
+
+    try:
+        root_path = Path(root)
+        source = nbformat.read(source_notebook(root_path, assignment), as_version=4)
+        release = nbformat.read(root_path / "release" / assignment / f"{assignment}.ipynb", as_version=4)
+        prepared = submissions.prepare(root_path / "submitted" / student / assignment, assignment, source, release)
+        if prepared.status != "ready":
+            return Outcome(student, prepared.status, "; ".join([prepared.detail, *prepared.notes]).strip("; "))
+        # The course folder (source notebooks with hidden tests, submissions, gradebook) is invisible to
+        # the kernel; what it must import from there (src/, on its sys.path) is mounted back read-only.
+        limits = dataclasses.replace(limits or Limits(), hide_paths=(*(limits or Limits()).hide_paths, str(root_path)))
+        assert prepared.notebook is not None  # a "ready" submission always carries its notebook
+        graded = decide.grade_notebook(source, prepared.notebook, limits)
+        execution = graded.execution
+        notes = list(prepared.notes)
+        if execution.status == "completed":
+            status = (Status.TAMPERING_DETECTED if prepared.tampering else Status.GRADED).value
+            detail = "; ".join(prepared.tampering + notes)
+        elif execution.status == "failed to start":
+            return Outcome(student, Status.GRADER_ERROR.value, execution.detail)
+        else:
+            status, detail = execution.status, "; ".join([execution.detail, *prepared.tampering, *notes])
+        if (root_path / SANITIZE_CONFIG).is_file():
+            # The grading machine's folders and addresses are not the student's business, and a regrade
+            # elsewhere should record the same notebook.
+            sanitize_outputs(graded.notebook, root_path / SANITIZE_CONFIG)
+        return Outcome(student, status, detail, nbformat.writes(graded.notebook))
+    except Exception as error:
+        return Outcome(
+            student,
+            Status.GRADER_ERROR.value,
+            f"{type(error).__name__}: {error} ({_last_line(traceback.format_exc())})",
+        )
+
+
+def _merge_rows(root: Path, assignment: str, outcomes: dict[str, Outcome]) -> list[GradeRow]:
+    previous = {row.student_id: row for row in read_grade_table(root / "grades" / f"{assignment}.csv")}
+    scores = {row.student_id: row for row in read_grades(root, assignment)}
+    rows = dict(previous)
+    for student, outcome in outcomes.items():
+        if outcome.status == Status.GRADER_ERROR:
+            kept = previous.get(student)
+            note = f"grading failed, previous result kept: {outcome.detail}" if kept else outcome.detail
+            rows[student] = GradeRow(
+                student,
+                kept.score if kept else 0.0,
+                kept.max_score if kept else _max_score(root, assignment),
+                Status.GRADER_ERROR.value,
+                note,
+            )
+            continue
+        score = scores.get(student)
+        detail = "; ".join(d for d in (outcome.detail, score.detail if score else "") if d)
+        rows[student] = GradeRow(
+            student,
+            score.score if score else 0.0,
+            score.max_score if score else _max_score(root, assignment),
+            outcome.status,
+            detail,
+        )
+    return [rows[s] for s in sorted(rows)]
+
+
+def _max_score(root: Path, assignment: str) -> float:
+    with Gradebook(db_url(root)) as gradebook:
+        return gradebook.find_assignment(assignment).max_score
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""

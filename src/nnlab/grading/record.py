@@ -1,0 +1,83 @@
+"""Recording in nbgrader: the executed notebooks go into nbgrader's gradebook, autograded/ and feedback/.
+
+The notebooks were already executed (sandboxed) and their tests decided; nbgrader's own Autograde
+converter records them (:class:`UseGradedNotebook` stands in for its Execute step) and its
+GenerateFeedback writes the HTML, both through nbgrader's Python API, once per class.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import nbformat
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Unicode
+
+from ..authoring.course_files import call_nbgrader, nbgrader_failure
+
+
+class UseGradedNotebook(NbGraderPreprocessor):
+    """Stands in for nbgrader's Execute: hands on the notebook `nnlab grade` already executed.
+
+    nnlab executed the student's cells in a sandboxed kernel and decided every test cell in a trusted
+    process (:mod:`nnlab.grading.decide`); nbgrader then records the points (SaveAutoGrades), late penalties
+    and the autograded copy exactly as it would after its own execution.
+    """
+
+    staged_directory = Unicode(
+        "", help="Folder of the executed notebooks, laid out as <student>/<assignment>/<notebook>.ipynb"
+    ).tag(config=True)
+
+    def preprocess(self, nb, resources):
+        if not self.staged_directory:
+            raise ValueError("UseGradedNotebook needs staged_directory: it only runs inside `nnlab grade`")
+        info = resources["nbgrader"]
+        staged = Path(self.staged_directory) / info["student"] / info["assignment"] / f"{info['notebook']}.ipynb"
+        return nbformat.read(staged, as_version=4), resources
+
+
+def recording_config(staged: Path) -> dict:
+    """nbgrader configuration that records already executed notebooks from ``staged`` instead of running them."""
+    return {
+        "CourseDirectory": {"submitted_directory": str(staged)},
+        "UseGradedNotebook": {"staged_directory": str(staged)},
+        "Autograde": {
+            "autograde_preprocessors": [
+                "nnlab.grading.record.UseGradedNotebook",
+                "nbconvert.preprocessors.ClearMetadataPreprocessor",
+                "nbgrader.preprocessors.LimitOutput",
+                "nbgrader.preprocessors.SaveAutoGrades",
+                "nbgrader.preprocessors.AssignLatePenalties",
+                "nbgrader.preprocessors.CheckCellMetadata",
+            ]
+        },
+    }
+
+
+def record_class(root: Path, assignment: str, notebooks: dict[str, str | None]) -> str | None:
+    """Record ``notebooks`` (student -> executed notebook JSON, or None for a zero) in nbgrader's
+    gradebook and write everyone's feedback. Returns None, or what failed."""
+    staging = Path(tempfile.mkdtemp(prefix="nnlab-staged-"))
+    try:
+        _stage(root, assignment, notebooks, staging)
+        result = call_nbgrader(
+            root, "autograde", assignment, student_id="*", force=True, create=True, overrides=recording_config(staging)
+        )
+        call_nbgrader(root, "generate_feedback", assignment, force=True)
+        return None if result["success"] else nbgrader_failure("autograde", result)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _stage(root: Path, assignment: str, notebooks: dict[str, str | None], staging: Path) -> None:
+    """Lay out what nbgrader should record: executed notebooks, or an empty folder (a zero) when there is none."""
+    for student, notebook in notebooks.items():
+        folder = staging / student / assignment
+        folder.mkdir(parents=True)
+        if notebook is not None:
+            (folder / f"{assignment}.ipynb").write_text(notebook)
+        timestamp = root / "submitted" / student / assignment / "timestamp.txt"
+        if timestamp.is_file():
+            shutil.copy(timestamp, folder / "timestamp.txt")
