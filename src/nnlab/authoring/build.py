@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import nbformat
+from nbgrader.utils import is_solution
 
 from .course_files import (
     SANITIZE_CONFIG,
@@ -150,4 +151,4 @@ def partial_sample(root: Path, name: str) -> dict:
 
 
 def _is_answer(cell) -> bool:
-    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
+    return is_solution(cell)

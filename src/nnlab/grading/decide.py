@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+from nbgrader.utils import is_grade, is_solution
 
 from .. import checks
 from .. import reference as reference_module
@@ -67,7 +68,7 @@ def _meta(cell) -> dict:
 
 
 def _is_test(cell) -> bool:
-    return cell.cell_type == "code" and bool(_meta(cell).get("grade")) and not _meta(cell).get("solution")
+    return cell.cell_type == "code" and is_grade(cell) and not is_solution(cell)
 
 
 def _names(source: str) -> tuple[set[str], set[str]]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from nbgrader.utils import is_grade, is_solution
 
 MAX_NOTEBOOK_BYTES = 20_000_000
 PYTHON_KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
@@ -106,6 +107,34 @@ def read_submission(path: Path, display_name: str) -> tuple[nbformat.NotebookNod
     return notebook, notes, ""
 
 
+@dataclass
+class _Trusted:
+    """The graded cells of an assignment as the instructor wrote them (source) and released them."""
+
+    source_by_id: dict[str, nbformat.NotebookNode]
+    release_by_id: dict[str, nbformat.NotebookNode]
+    answer_ids: set[str]
+    test_ids: set[str]
+
+    @classmethod
+    def of(cls, source: nbformat.NotebookNode, release: nbformat.NotebookNode) -> _Trusted:
+        source_by_id = {_meta(c)["grade_id"]: c for c in source.cells if _meta(c).get("grade_id")}
+        release_by_id = {_meta(c)["grade_id"]: c for c in release.cells if _meta(c).get("grade_id")}
+        answers = {gid for gid, c in source_by_id.items() if is_solution(c)}
+        tests = {gid for gid, c in source_by_id.items() if is_grade(c) and not is_solution(c)}
+        return cls(source_by_id, release_by_id, answers, tests)
+
+
+@dataclass
+class _StudentCells:
+    """What a submission holds, sorted by the trusted cell it belongs to or follows."""
+
+    answers: dict[str, list[str]] = field(default_factory=dict)
+    extra_after: dict[str | None, list] = field(default_factory=dict)
+    seen_tests: dict[str, int] = field(default_factory=dict)
+    tampering: list[str] = field(default_factory=list)
+
+
 def rebuild(
     submitted: nbformat.NotebookNode, source: nbformat.NotebookNode, release: nbformat.NotebookNode
 ) -> tuple[nbformat.NotebookNode, list[str], list[str]]:
@@ -117,58 +146,69 @@ def rebuild(
     locked cell they followed (so a cell added below the tests still runs after them), without
     nbgrader metadata. Returns (notebook, notes, tampering).
     """
-    notes: list[str] = []
-    tampering: list[str] = []
-    source_by_id: dict[str, nbformat.NotebookNode] = {
-        _meta(c)["grade_id"]: c for c in source.cells if _meta(c).get("grade_id")
-    }
-    release_by_id: dict[str, nbformat.NotebookNode] = {
-        _meta(c)["grade_id"]: c for c in release.cells if _meta(c).get("grade_id")
-    }
-    answer_ids = {gid for gid, c in source_by_id.items() if _meta(c).get("solution")}
-    test_ids = {gid for gid, c in source_by_id.items() if _meta(c).get("grade") and not _meta(c).get("solution")}
+    trusted = _Trusted.of(source, release)
+    found = _sort_student_cells(submitted, trusted)
+    notes = _missing_and_copied(found, trusted)
+    return _assemble(release, found), notes, found.tampering
 
-    answers: dict[str, list[str]] = {}
-    extra_after: dict[str | None, list] = {}
+
+def _sort_student_cells(submitted: nbformat.NotebookNode, trusted: _Trusted) -> _StudentCells:
+    found = _StudentCells()
     last_seen: str | None = None  # the graded or locked cell the student's next own cell follows
-    seen_tests: dict[str, int] = {}
     for cell in submitted.cells:
         gid = _meta(cell).get("grade_id")
-        if gid is not None and gid in answer_ids:
-            answers.setdefault(gid, []).append(cell.source if isinstance(cell.source, str) else "".join(cell.source))
+        if gid is not None and gid in trusted.answer_ids:
+            found.answers.setdefault(gid, []).append(
+                cell.source if isinstance(cell.source, str) else "".join(cell.source)
+            )
             last_seen = gid
-        elif gid is not None and gid in source_by_id:
+        elif gid is not None and gid in trusted.source_by_id:
             last_seen = gid
-            seen_tests[gid] = seen_tests.get(gid, 0) + 1
-            trusted = source_by_id[gid]
-            if gid in test_ids:
-                if cell.cell_type != trusted.cell_type:
-                    tampering.append(f"test cell {gid} was turned into a {cell.cell_type} cell; restored")
-                elif cell.source.strip() != release_by_id.get(gid, trusted).source.strip():
-                    tampering.append(f"test cell {gid} was edited; restored")
-                if "skip-execution" in cell.get("metadata", {}).get("tags", []):
-                    tampering.append(f"test cell {gid} was tagged skip-execution; the tag was ignored")
+            found.seen_tests[gid] = found.seen_tests.get(gid, 0) + 1
+            if gid in trusted.test_ids:
+                found.tampering += _test_cell_changes(cell, gid, trusted)
         elif cell.cell_type == "code" and cell.source.strip():
-            extra = nbformat.v4.new_code_cell(cell.source)
-            extra_after.setdefault(last_seen, []).append(extra)
-    for gid, count in seen_tests.items():
-        if count > 1 and gid in test_ids:
-            tampering.append(f"test cell {gid} appeared {count} times; graded once")
-    for gid in sorted(test_ids - set(seen_tests)):
-        notes.append(f"test cell {gid} was deleted; restored")
-    for gid, parts in answers.items():
+            found.extra_after.setdefault(last_seen, []).append(nbformat.v4.new_code_cell(cell.source))
+    for gid, count in found.seen_tests.items():
+        if count > 1 and gid in trusted.test_ids:
+            found.tampering.append(f"test cell {gid} appeared {count} times; graded once")
+    return found
+
+
+def _test_cell_changes(cell: nbformat.NotebookNode, gid: str, trusted: _Trusted) -> list[str]:
+    """What the student did to a test cell (all of it undone: the trusted copy is graded)."""
+    original = trusted.source_by_id[gid]
+    changes = []
+    if cell.cell_type != original.cell_type:
+        changes.append(f"test cell {gid} was turned into a {cell.cell_type} cell; restored")
+    elif cell.source.strip() != trusted.release_by_id.get(gid, original).source.strip():
+        changes.append(f"test cell {gid} was edited; restored")
+    if "skip-execution" in cell.get("metadata", {}).get("tags", []):
+        changes.append(f"test cell {gid} was tagged skip-execution; the tag was ignored")
+    return changes
+
+
+def _missing_and_copied(found: _StudentCells, trusted: _Trusted) -> list[str]:
+    notes = [f"test cell {gid} was deleted; restored" for gid in sorted(trusted.test_ids - set(found.seen_tests))]
+    for gid, parts in found.answers.items():
         if len(parts) > 1:
             notes.append(f"answer cell {gid} was copied or split into {len(parts)} cells; graded as one, in order")
-    for gid in sorted(answer_ids - set(answers)):
-        notes.append(f"answer cell {gid} was deleted; graded as unanswered")
+    notes += [
+        f"answer cell {gid} was deleted; graded as unanswered"
+        for gid in sorted(trusted.answer_ids - set(found.answers))
+    ]
+    return notes
 
+
+def _assemble(release: nbformat.NotebookNode, found: _StudentCells) -> nbformat.NotebookNode:
     notebook = copy.deepcopy(release)
     notebook.metadata["kernelspec"] = dict(PYTHON_KERNELSPEC)
+    extra_after = dict(found.extra_after)
     cells = []
     for cell in notebook.cells:
         gid = _meta(cell).get("grade_id")
-        if gid in answers:
-            cell.source = "\n\n".join(answers[gid])
+        if gid in found.answers:
+            cell.source = "\n\n".join(found.answers[gid])
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
         cells.append(cell)
@@ -177,11 +217,15 @@ def rebuild(
     leftovers = [extra for gid, extras in extra_after.items() if gid is not None for extra in extras]
     notebook.cells = extra_after.get(None, []) + cells + leftovers
     _fresh_cell_ids(notebook)
-    return notebook, notes, tampering
+    return notebook
 
 
 def _fresh_cell_ids(notebook: nbformat.NotebookNode) -> None:
-    """Unique, valid cell ids (students' copies of cells duplicate ids; old notebooks have none)."""
+    """Unique, valid cell ids (students' copies of cells duplicate ids; old notebooks have none).
+
+    Not nbformat's own repair (``validator.normalize``): it draws random ids, and a re-grade must
+    record the same autograded notebook.
+    """
     used: set[str] = set()
     for index, cell in enumerate(notebook.cells):
         wanted = cell.get("id") or f"cell-{index}"
