@@ -568,15 +568,20 @@ def _sgd_epochs(
                 Xb, Yb = X, Y
             else:
                 Xb, Yb = X_rows[index].T, Y_rows[index].T
-            grads = backward(Xb, Yb, params, forward(Xb, params))
-            if weight_decay:
-                grads["dW1"] += weight_decay * params["W1"]
-                grads["dW2"] += weight_decay * params["W2"]
-            for name in PARAM_NAMES:
-                grad = grads["d" + name]
-                grad *= lr
-                params[name] -= grad
+            _plain_step(Xb, Yb, params, lr, weight_decay)
         yield epoch
+
+
+def _plain_step(Xb: np.ndarray, Yb: np.ndarray, params: Params, lr: Any, weight_decay: float) -> None:
+    """One gradient step on one batch with the plain forward and backward passes, in place."""
+    grads = backward(Xb, Yb, params, forward(Xb, params))
+    if weight_decay:
+        grads["dW1"] += weight_decay * params["W1"]
+        grads["dW2"] += weight_decay * params["W2"]
+    for name in PARAM_NAMES:
+        grad = grads["d" + name]
+        grad *= lr
+        params[name] -= grad
 
 
 def train_sgd(
