@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import configparser
 import contextlib
 import os
 import re
@@ -139,10 +138,15 @@ def sanitize_outputs(notebook, config: Path) -> None:
     The rules replace what differs by machine (the MNIST folder, kernel file names, addresses), so
     a rebuild on another machine, or from another folder, writes the same notebooks/ files.
     """
-    rules = configparser.ConfigParser()
-    if not rules.read(config):
+    from nbval.plugin import get_sanitize_patterns
+
+    if not config.is_file():
         raise CourseError(f"no nbval sanitize rules at {config}: notebooks/ would keep machine-specific outputs")
-    patterns = [(re.compile(rules[name]["regex"]), rules[name]["replace"]) for name in rules.sections()]
+    # nbval's own reader, so that the build and nbval apply exactly the same rules in the same order.
+    rules = dict(get_sanitize_patterns(config.read_text()))
+    if not rules:
+        raise CourseError(f"no nbval sanitize rules in {config}: notebooks/ would keep machine-specific outputs")
+    patterns = [(re.compile(regex), replacement) for regex, replacement in rules.items()]
 
     def clean(text):
         joined = "".join(text) if isinstance(text, list) else text
