@@ -533,29 +533,37 @@ def nnlab_command() -> list[str] | None:
     return [str(found)] if found and Path(found).exists() else None
 
 
+def _assignment_to_grade(root: Path, assignment: str | None) -> tuple[str, int] | str:
+    """(assignment, number of submissions) to autograde, or why there is none."""
+    submitted = root / "submitted"
+    if not (root / "nbgrader_config.py").is_file() or not submitted.is_dir():
+        return (
+            f"not available: no course with submissions ({submitted} does not exist; "
+            "`nnlab build` makes the sample class)"
+        )
+    by_assignment: dict[str, int] = {}
+    for folder in submitted.glob("*/*"):
+        if folder.is_dir() and any(folder.glob("*.ipynb")):
+            by_assignment[folder.name] = by_assignment.get(folder.name, 0) + 1
+    if not by_assignment:
+        return f"not available: {submitted} holds no submitted notebooks"
+    if assignment is None:
+        assignment = max(sorted(by_assignment), key=lambda name: by_assignment[name])
+    if assignment not in by_assignment:
+        return f"not available: no submissions of {assignment} (have {sorted(by_assignment)})"
+    return assignment, by_assignment[assignment]
+
+
 def bench_autograde(repeat: int, assignment: str | None) -> dict:
     """Seconds per submission: plain `nbgrader autograde` and `nnlab grade` (at 1 and N workers if it has workers).
 
     Runs on a temporary copy of the course (its own gradebook), never on the course folder itself.
     """
     root = REPO
-    submitted = root / "submitted"
-    if not (root / "nbgrader_config.py").is_file() or not submitted.is_dir():
-        return {
-            "status": f"not available: no course with submissions ({submitted} does not exist; "
-            "`nnlab build` makes the sample class)"
-        }
-    by_assignment: dict[str, int] = {}
-    for folder in submitted.glob("*/*"):
-        if folder.is_dir() and any(folder.glob("*.ipynb")):
-            by_assignment[folder.name] = by_assignment.get(folder.name, 0) + 1
-    if not by_assignment:
-        return {"status": f"not available: {submitted} holds no submitted notebooks"}
-    if assignment is None:
-        assignment = max(sorted(by_assignment), key=by_assignment.get)
-    if assignment not in by_assignment:
-        return {"status": f"not available: no submissions of {assignment} (have {sorted(by_assignment)})"}
-    n_submissions = by_assignment[assignment]
+    chosen = _assignment_to_grade(root, assignment)
+    if isinstance(chosen, str):
+        return {"status": chosen}
+    assignment, n_submissions = chosen
     out = {"status": "ok", "assignment": assignment, "submissions": n_submissions, "repeat": repeat}
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
@@ -704,7 +712,7 @@ def targets(summary: dict, loop: dict, memory: dict, full_mode: bool) -> list[tu
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -736,7 +744,58 @@ def main(argv: list[str] | None = None) -> int:
         "default: the libraries' own",
     )
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _slow_benchmarks(args: argparse.Namespace) -> dict:
+    """Memory, notebooks and autograding: fresh processes, kernels and nbgrader (not with --quick)."""
+    if args.quick:
+        skipped = {"status": "skipped (--quick)"}
+        return {"memory": {}, "notebooks": skipped, "autograde": skipped}
+    print("\nmemory (fresh processes):", flush=True)
+    out = {"memory": bench_memory(args.full)}
+    print("\nnotebooks (nbclient, executed in notebooks/):", flush=True)
+    out["notebooks"] = bench_notebooks(args.slow_repeat)
+    if out["notebooks"]["status"] != "ok":
+        print(f"  {out['notebooks']['status']}")
+    print("\nautograding (on a temporary copy of the course):", flush=True)
+    out["autograde"] = bench_autograde(args.slow_repeat, args.assignment)
+    if out["autograde"]["status"] != "ok":
+        print(f"  {out['autograde']['status']}")
+    return out
+
+
+def _print_memory(memory: dict) -> None:
+    if not memory:
+        return
+    print(
+        "\nmemory (peak resident set of a fresh process: "
+        "load, split, train_with_validation with R.RECOMMENDED, 1 epoch)"
+    )
+    body = []
+    for kind, m in memory.items():
+        if kind == "projection_60k":
+            body.append(["projected for 60,000 / 10,000 from the offline run (*)", "", "", f"{m / 1e6:.0f}"])
+        elif "error" in m:
+            body.append([f"{kind}: {m['error']}"[:90], "", "", ""])
+        else:
+            body.append(
+                [
+                    m["data"][:90],
+                    f"{m['rss_after_data'] / 1e6:.0f}",
+                    f"{m['training_peak_allocations'] / 1e6:.0f}",
+                    f"{m['peak_rss'] / 1e6:.0f}",
+                ]
+            )
+    print(table(body, ["data", "RSS after data, MB", "training allocations, MB", "peak RSS, MB"]))
+    print(
+        "(*) offline peak + the extra images as float64 (784 x 8 bytes each) "
+        "+ training allocations scaled to 60,000 images"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)
     if args.blas_threads:
         from threadpoolctl import threadpool_limits
@@ -773,21 +832,8 @@ def main(argv: list[str] | None = None) -> int:
     results["loop"] = loop = bench_loop(parts, repeat, args.quick, gemm)
     results["tutorial_loop"] = tut_loop = tutorial_loop_rate(rows, len(parts[2]), gemm)
 
-    if args.quick:
-        results["memory"] = memory = {}
-        results["notebooks"] = {"status": "skipped (--quick)"}
-        results["autograde"] = {"status": "skipped (--quick)"}
-    else:
-        print("\nmemory (fresh processes):", flush=True)
-        results["memory"] = memory = bench_memory(args.full)
-        print("\nnotebooks (nbclient, executed in notebooks/):", flush=True)
-        results["notebooks"] = bench_notebooks(args.slow_repeat)
-        if results["notebooks"]["status"] != "ok":
-            print(f"  {results['notebooks']['status']}")
-        print("\nautograding (on a temporary copy of the course):", flush=True)
-        results["autograde"] = bench_autograde(args.slow_repeat, args.assignment)
-        if results["autograde"]["status"] != "ok":
-            print(f"  {results['autograde']['status']}")
+    results.update(_slow_benchmarks(args))
+    memory = results["memory"]
     results["machine"]["load_average_at_end"] = load_average()
 
     # ------------------------------------------------------------------ the report
@@ -840,31 +886,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(table(body, ["", "dtype", "ms/epoch", "GFLOP/s", "of GEMM"]))
 
-    if memory:
-        print(
-            "\nmemory (peak resident set of a fresh process: "
-            "load, split, train_with_validation with R.RECOMMENDED, 1 epoch)"
-        )
-        body = []
-        for kind, m in memory.items():
-            if kind == "projection_60k":
-                body.append(["projected for 60,000 / 10,000 from the offline run (*)", "", "", f"{m / 1e6:.0f}"])
-            elif "error" in m:
-                body.append([f"{kind}: {m['error']}"[:90], "", "", ""])
-            else:
-                body.append(
-                    [
-                        m["data"][:90],
-                        f"{m['rss_after_data'] / 1e6:.0f}",
-                        f"{m['training_peak_allocations'] / 1e6:.0f}",
-                        f"{m['peak_rss'] / 1e6:.0f}",
-                    ]
-                )
-        print(table(body, ["data", "RSS after data, MB", "training allocations, MB", "peak RSS, MB"]))
-        print(
-            "(*) offline peak + the extra images as float64 (784 x 8 bytes each) "
-            "+ training allocations scaled to 60,000 images"
-        )
+    _print_memory(memory)
 
     for key in ("notebooks", "autograde"):
         section = results[key]
