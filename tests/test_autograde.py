@@ -86,3 +86,52 @@ def test_committed_autograded_notebooks_match_a_fresh_autograde(graded_class, na
             ]
 
         assert summary(committed) == summary(fresh), f"autograded/{relative} is stale: run `nnlab course`"
+
+
+@pytest.fixture
+def fresh_clone(tmp_path):
+    """The course as a fresh clone has it: committed release/ and sample class, no gradebook.db."""
+    import shutil
+
+    root = tmp_path / "clone"
+    for folder in ("source", "release", "samples"):
+        shutil.copytree(REPO / folder, root / folder)
+    shutil.copytree(
+        REPO / "submitted" / "sample-solution" / "03-loss", root / "submitted" / "sample-solution" / "03-loss"
+    )
+    shutil.copytree(REPO / "submitted" / "sample-blank" / "03-loss", root / "submitted" / "sample-blank" / "03-loss")
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    assert not (root / "gradebook.db").exists()
+    return root
+
+
+def test_a_fresh_clone_grades_without_a_build(fresh_clone):
+    release_before = (fresh_clone / "release" / "03-loss" / "03-loss.ipynb").read_bytes()
+    rows = {row.student_id: row for row in grade(fresh_clone, "03-loss", workers=2)}
+    assert (rows["sample-solution"].status, rows["sample-solution"].score) == ("graded", 8.0), rows
+    assert (rows["sample-blank"].status, rows["sample-blank"].score) == ("graded", 0.0), rows
+    assert rows["sample-solution"].max_score == 10.0
+    assert (fresh_clone / "feedback" / "sample-solution" / "03-loss" / "03-loss.html").is_file()
+    # registering the assignment in the new gradebook left the committed release as it was
+    assert (fresh_clone / "release" / "03-loss" / "03-loss.ipynb").read_bytes() == release_before
+
+
+def test_when_nbgrader_cannot_record_every_student_still_gets_a_row(fresh_clone, monkeypatch):
+    import nnlab.grading.record as record
+
+    real = record.call_nbgrader
+
+    def failing(root, step, assignment, **kwargs):
+        if step == "autograde":
+            raise RuntimeError("the gradebook is locked by another program")
+        return real(root, step, assignment, **kwargs)
+
+    monkeypatch.setattr(record, "call_nbgrader", failing)
+    rows = grade(fresh_clone, "03-loss", workers=2, students=["sample-blank"])
+    assert [row.student_id for row in rows] == ["sample-blank"]
+    for row in rows:
+        assert row.status == "grader error", row
+        assert "recording in nbgrader failed: RuntimeError: the gradebook is locked by another program" in row.detail
+        assert row.max_score == 10.0, row
+    table = (fresh_clone / "grades" / "03-loss.csv").read_text()
+    assert table.count("grader error") == 1

@@ -96,6 +96,15 @@ def call_nbgrader(root: Path, step: str, assignment: str, *, overrides: dict | N
 
 
 @contextlib.contextmanager
+def open_gradebook(root: Path) -> Iterator:
+    """nbgrader's gradebook of the course (created, with its schema, if there is none yet)."""
+    from nbgrader.api import Gradebook
+
+    with _interpreter_bin_on_path(), Gradebook(nbgrader_config(root).CourseDirectory.db_url) as gradebook:
+        yield gradebook
+
+
+@contextlib.contextmanager
 def _interpreter_bin_on_path() -> Iterator[None]:
     # A new gradebook asks the `alembic` command for its schema version: the one of this environment.
     saved = os.environ.get("PATH")

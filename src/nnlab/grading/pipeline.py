@@ -24,18 +24,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-from nbgrader.api import Gradebook
 
 from ..authoring.course_files import (
     SANITIZE_CONFIG,
     CourseError,
     assignments,
+    open_gradebook,
     run_nbgrader,
     sanitize_outputs,
     source_notebook,
 )
-from .record import record_class
-from .table import GradeRow, Status, db_url, read_grade_table, read_grades, write_grade_table
+from .record import record_class, register_assignment
+from .table import GradeRow, Status, read_grade_table, read_grades, write_grade_table
 
 
 @dataclass
@@ -68,15 +68,19 @@ def grade(
         unknown = sorted(set(students) - set(everyone))
         if unknown:
             raise CourseError(f"no submission of {assignment} from {', '.join(unknown)}")
+    register_assignment(root, assignment)  # before any work: a course nbgrader cannot record is said at once
 
     outcomes = _run_workers(root, assignment, chosen, workers or os.cpu_count() or 1, limits, progress)
     # A grader error keeps the student's previous results: nothing of theirs is recorded.
     to_record = {s: o.notebook for s, o in outcomes.items() if o.status != Status.GRADER_ERROR}
     if to_record:
-        failure = record_class(root, assignment, to_record)
-        if failure is not None:
-            for student in to_record:
-                outcomes[student].status, outcomes[student].detail = Status.GRADER_ERROR.value, failure
+        recorded = record_class(root, assignment, to_record)
+        for student in to_record:
+            outcome = outcomes[student]
+            if recorded.failure is not None:
+                outcome.status, outcome.detail = Status.GRADER_ERROR.value, recorded.failure
+            elif recorded.feedback_failure is not None:
+                outcome.detail = "; ".join(d for d in (outcome.detail, recorded.feedback_failure) if d)
     rows = _merge_rows(root, assignment, outcomes)
     write_grade_table(root / "grades" / f"{assignment}.csv", rows)
     return rows
@@ -178,7 +182,7 @@ def _merge_rows(root: Path, assignment: str, outcomes: dict[str, Outcome]) -> li
 
 
 def _max_score(root: Path, assignment: str) -> float:
-    with Gradebook(db_url(root)) as gradebook:
+    with open_gradebook(root) as gradebook:
         return gradebook.find_assignment(assignment).max_score
 
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+from nbgrader.api import MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
-from ..authoring.course_files import call_nbgrader, nbgrader_failure
+from ..authoring.course_files import CourseError, call_nbgrader, nbgrader_failure, open_gradebook
 
 
 class UseGradedNotebook(NbGraderPreprocessor):
@@ -56,17 +58,62 @@ def recording_config(staged: Path) -> dict:
     }
 
 
-def record_class(root: Path, assignment: str, notebooks: dict[str, str | None]) -> str | None:
+def register_assignment(root: Path, assignment: str) -> None:
+    """Make sure nbgrader's gradebook knows ``assignment``, its notebooks and graded cells.
+
+    A fresh clone has no gradebook.db: nbgrader learns an assignment from generate_assignment, run
+    here into a scratch folder so that release/ is left as it is.
+    """
+    with open_gradebook(root) as gradebook:
+        try:
+            gradebook.find_assignment(assignment)
+            return
+        except MissingEntry:
+            pass
+    scratch = Path(tempfile.mkdtemp(prefix="nnlab-register-"))
+    try:
+        result = call_nbgrader(
+            root,
+            "generate_assignment",
+            assignment,
+            force=True,
+            create=True,
+            overrides={"CourseDirectory": {"release_directory": str(scratch)}},
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if not result["success"]:
+        raise CourseError(
+            f"{assignment} could not be registered in nbgrader's gradebook: "
+            f"{nbgrader_failure('generate_assignment', result)}"
+        )
+
+
+@dataclass
+class Recorded:
+    """What recording said: None where it went well, else what failed."""
+
+    failure: str | None = None
+    feedback_failure: str | None = None
+
+
+def record_class(root: Path, assignment: str, notebooks: dict[str, str | None]) -> Recorded:
     """Record ``notebooks`` (student -> executed notebook JSON, or None for a zero) in nbgrader's
-    gradebook and write everyone's feedback. Returns None, or what failed."""
+    gradebook and write everyone's feedback."""
     staging = Path(tempfile.mkdtemp(prefix="nnlab-staged-"))
     try:
         _stage(root, assignment, notebooks, staging)
         result = call_nbgrader(
             root, "autograde", assignment, student_id="*", force=True, create=True, overrides=recording_config(staging)
         )
-        call_nbgrader(root, "generate_feedback", assignment, force=True)
-        return None if result["success"] else nbgrader_failure("autograde", result)
+        if not result["success"]:
+            return Recorded(failure=nbgrader_failure("autograde", result))
+        feedback = call_nbgrader(root, "generate_feedback", assignment, force=True)
+        return Recorded(
+            feedback_failure=None if feedback["success"] else nbgrader_failure("generate_feedback", feedback)
+        )
+    except Exception as error:  # nbgrader's API raised instead of reporting: still a result for every student
+        return Recorded(failure=f"recording in nbgrader failed: {type(error).__name__}: {error}")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

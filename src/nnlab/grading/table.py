@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import MissingEntry
 
-from ..authoring.course_files import nbgrader_config
+from ..authoring.course_files import nbgrader_config, open_gradebook
 
 GRADE_COLUMNS = ("student_id", "score", "max_score", "status", "detail")
 
@@ -53,7 +53,7 @@ def db_url(root: Path) -> str:
 def read_grades(root: Path, assignment: str) -> list[GradeRow]:
     """The score of every student with a submission of ``assignment``, from nbgrader's gradebook."""
     rows = []
-    with Gradebook(db_url(root)) as gradebook:
+    with open_gradebook(root) as gradebook:
         for student in sorted(s.id for s in gradebook.students):
             try:
                 submission = gradebook.find_submission(assignment, student)
