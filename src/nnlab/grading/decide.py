@@ -167,8 +167,10 @@ def _hidden_lines(source: str) -> set[int]:
 
 def explain(error: BaseException, filename: str, hidden: set[int]) -> str:
     """What the student is told: the check's message, without reference values when a hidden test failed."""
-    line = next((f.lineno for f in reversed(traceback.extract_tb(error.__traceback__)) if f.filename == filename), None)
-    in_hidden = line in hidden
+    # Hidden if the failure passed through a hidden line, whichever frame raised it: a helper defined
+    # above the hidden region and called from inside it fails on a hidden case.
+    lines = {f.lineno for f in traceback.extract_tb(error.__traceback__) if f.filename == filename}
+    in_hidden = bool(lines & hidden)
     if isinstance(error, checks.CheckFailure):
         text = error.public if in_hidden else str(error)
     elif isinstance(error, checks.StudentError):
@@ -177,6 +179,8 @@ def explain(error: BaseException, filename: str, hidden: set[int]) -> str:
         text = str(error)
     elif isinstance(error, AssertionError):
         text = str(error) if (str(error) and not in_hidden) else "an assertion failed"
+    elif in_hidden:
+        text = f"{type(error).__name__} (the hidden case's details are not shown)"
     else:
         text = f"{type(error).__name__}: {error}"
     return ("a hidden test failed: " if in_hidden else "") + text

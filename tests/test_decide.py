@@ -1,0 +1,53 @@
+"""What a student is told when a test cell fails (nnlab.grading.decide.explain): no hidden case leaks."""
+
+import pytest
+
+from nnlab import checks
+from nnlab.grading.decide import _hidden_lines, explain
+
+TEST_CELL = """\
+def check_best(losses, expected):
+    got = min(range(len(losses)), key=losses.__getitem__) + 1  # stands for the student's best_epoch
+    assert got == expected, f"best_epoch({losses}) is {got}, expected {expected}"
+
+def check_close(value, expected):
+    raise checks.CheckFailure(f"softmax(Z)[0, 0] is {value}, expected {expected}", public="softmax(Z)[0, 0] is wrong")
+
+check_best([0.5, 0.4], 2)
+### BEGIN HIDDEN TESTS
+CASE
+### END HIDDEN TESTS
+"""
+
+
+def failure_of(case: str) -> str:
+    source = TEST_CELL.replace("CASE", case)
+    filename = "<test cell test_best>"
+    with pytest.raises(BaseException) as info:
+        exec(compile(source, filename, "exec"), {"checks": checks})
+    return explain(info.value, filename, _hidden_lines(source))
+
+
+@pytest.mark.parametrize(
+    "case, hidden_text",
+    [
+        ("check_best([0.5, 0.3, 0.3, 0.4], 1)", ["0.3, 0.3", "expected 1"]),
+        ("check_close(0.68, 0.175)", ["0.175"]),
+        ("[0.5, 0.3][7]", ["list index out of range"]),
+    ],
+    ids=["assert-in-a-helper", "check-in-a-helper", "error-in-the-case"],
+)
+def test_a_failure_inside_a_hidden_test_is_hidden_whichever_frame_raised_it(case, hidden_text):
+    told = failure_of(case)
+    assert told.startswith("a hidden test failed"), told
+    for text in hidden_text:
+        assert text not in told, f"feedback shows {text!r} of a hidden case: {told!r}"
+
+
+def test_a_visible_failure_keeps_its_message():
+    source = TEST_CELL.replace("check_best([0.5, 0.4], 2)", "check_best([0.5, 0.4], 1)").replace("CASE", "pass")
+    filename = "<test cell test_best>"
+    with pytest.raises(AssertionError) as info:
+        exec(compile(source, filename, "exec"), {"checks": checks})
+    told = explain(info.value, filename, _hidden_lines(source))
+    assert told == "best_epoch([0.5, 0.4]) is 2, expected 1"
