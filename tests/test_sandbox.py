@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import platform
 import re
 import socket
 import time
@@ -400,3 +401,128 @@ def test_drop_warning_streams_only_drops_pure_warnings():
     assert drop_warning_streams(nb) == 1
     assert [o.name for o in nb.cells[0].outputs] == ["stdout"]
     assert len(nb.cells[1].outputs) == 1 and len(nb.cells[2].outputs) == 1
+
+
+# -- no user namespaces for the student ---------------------------------------------------------------
+
+# In the kernel (a multithreaded process): without the filter, unshare(CLONE_NEWUSER) fails with EINVAL.
+UNSHARE_IN_KERNEL = """\
+import ctypes, os, sys
+if sys.version_info >= (3, 12):
+    try:
+        os.unshare(os.CLONE_NEWUSER)
+        print('unshare errno 0')
+    except OSError as exc:
+        print('unshare errno', exc.errno)
+else:
+    libc = ctypes.CDLL(None, use_errno=True)
+    print('unshare errno', ctypes.get_errno() if libc.unshare(0x10000000) != 0 else 0)
+"""
+
+# In single-threaded child processes, where it would work: unshare(1), unshare and raw clone through
+# ctypes (clone with CLONE_NEWUSER | SIGCHLD forks like fork() when it succeeds), clone3.
+CHILD_PROBE = """\
+import ctypes, os, platform
+libc = ctypes.CDLL(None, use_errno=True)
+def errno_of(result):
+    return ctypes.get_errno() if result < 0 else 0
+print('unshare', errno_of(libc.unshare(0x10000000)))
+pid = libc.syscall({'x86_64': 56, 'aarch64': 220}[platform.machine()], 0x10000000 | 17, 0, 0, 0, 0)
+if pid == 0:
+    os._exit(0)
+if pid > 0:
+    os.waitpid(pid, 0)
+print('clone', errno_of(pid))
+print('clone3', errno_of(libc.syscall(435, None, 0)))
+"""
+
+USER_NAMESPACE_PROBES = (
+    UNSHARE_IN_KERNEL,
+    "print('next cell runs')",
+    "import subprocess, sys\n"
+    "r = subprocess.run(['unshare', '--user', 'true'], capture_output=True, text=True)\n"
+    "print('unshare --user exit', r.returncode)\n"
+    f"print(subprocess.run([sys.executable, '-c', {CHILD_PROBE!r}], capture_output=True, text=True).stdout, end='')",
+    # what must keep working: numpy, threads (clone/clone3), subprocess (vfork/posix_spawn), fork
+    "import threading, subprocess, os, sys\nimport numpy as np\n"
+    "box = []\nthreads = [threading.Thread(target=lambda: box.append(float(np.ones(3).sum()))) for _ in range(4)]\n"
+    "[t.start() for t in threads]; [t.join() for t in threads]\n"
+    "print('threads', box)\n"
+    "print('true exit', subprocess.run(['true']).returncode)\n"
+    "print(subprocess.run([sys.executable, '-c', 'import os; pid = os.fork(); os._exit(0) if pid == 0 else "
+    "print(\"fork\", os.waitpid(pid, 0)[1])'], capture_output=True, text=True).stdout, end='')",
+)
+
+
+def _seccomp_expected() -> bool:
+    """A Linux kernel with seccomp on a machine the launcher has a filter for."""
+    status = Path("/proc/self/status")
+    return platform.machine() in {"x86_64", "aarch64"} and status.exists() and "Seccomp:" in status.read_text()
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [{}, {"namespaces": False, "run_as": None}],
+    ids=["sandbox-user", "grader-user-no-namespaces"],
+)
+def test_user_namespaces_are_refused(workdir: Path, limits: dict):
+    report = run(notebook(*USER_NAMESPACE_PROBES), workdir, **limits)
+    assert report.status == "completed", report.detail
+    assert [c.status for c in report.cells] == ["ok"] * 4
+    kernel, following, children, working = (text_of(cell) for cell in report.notebook.cells)
+    assert following == "next cell runs\n"
+    # everything else works, with or without the filter
+    assert working == "threads [3.0, 3.0, 3.0, 3.0]\ntrue exit 0\nfork 0\n"
+    iso = report.isolation
+    if not _seccomp_expected():
+        assert not iso.user_namespaces_blocked
+        assert "user namespaces: NOT refused" in iso.summary()
+        assert any(note.startswith("user namespaces not refused: ") for note in iso.notes), iso.notes
+        return
+    assert iso.user_namespaces_blocked, iso.notes
+    assert "user namespaces: refused (seccomp)" in iso.summary()
+    assert not any(note.startswith("user namespaces") for note in iso.notes)
+    assert kernel == "unshare errno 1\n"  # EPERM
+    assert children == "unshare --user exit 1\nunshare 1\nclone 1\nclone3 38\n"  # EPERM, EPERM, ENOSYS
+
+
+def _run_bpf(program: list[tuple[int, int, int, int]], nr: int, arch: int, flags: int) -> int:
+    """What the filter returns for one system call (the few classic BPF instructions it uses)."""
+    data = {0: nr, 4: arch, 16: flags & 0xFFFFFFFF, 20: flags >> 32}
+    acc, pc = 0, 0
+    while True:
+        code, jt, jf, k = program[pc]
+        if code == 0x06:  # ret
+            return k
+        if code == 0x20:  # ld [k]
+            acc, pc = data[k], pc + 1
+            continue
+        taken = {0x15: acc == k, 0x35: acc >= k, 0x45: bool(acc & k)}[code]
+        pc += 1 + (jt if taken else jf)
+
+
+@pytest.mark.parametrize(
+    "machine, arch, unshare, clone",
+    [("x86_64", 0xC000003E, 272, 56), ("aarch64", 0xC00000B7, 97, 220)],
+    ids=["x86_64", "aarch64"],
+)
+def test_user_namespace_filter_decisions(machine: str, arch: int, unshare: int, clone: int):
+    from nnlab.grading.sandbox import launcher
+
+    assert launcher.user_namespace_filter("sparc64") is None
+    program = launcher.user_namespace_filter(machine)
+    assert program is not None
+    allow, eperm, enosys, kill = 0x7FFF0000, 0x00050001, 0x00050026, 0x80000000
+    newuser, thread = 0x10000000, 0x003D0F00  # CLONE_NEWUSER; CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|...
+    assert _run_bpf(program, unshare, arch, newuser) == eperm
+    assert _run_bpf(program, unshare, arch, newuser | 0x00020000) == eperm
+    assert _run_bpf(program, unshare, arch, (1 << 40) | newuser) == eperm  # the high bits do not hide it
+    assert _run_bpf(program, unshare, arch, 0x00020000) == allow
+    assert _run_bpf(program, clone, arch, newuser | 17) == eperm
+    assert _run_bpf(program, clone, arch, thread) == allow
+    assert _run_bpf(program, clone, arch, 17) == allow  # fork
+    assert _run_bpf(program, 435, arch, 0) == enosys  # clone3
+    assert _run_bpf(program, 0, arch, newuser) == allow  # another system call with the same bit set
+    assert _run_bpf(program, unshare, 0x40000003, newuser) == kill  # 32-bit code (i386) is not let through
+    if machine == "x86_64":
+        assert _run_bpf(program, 0x40000000 | unshare, arch, newuser) == enosys  # x32

@@ -249,6 +249,7 @@ class SandboxKernelManager(AsyncKernelManager):
         self._unresolved_user: str | int | None = None
         self._workdir_owner = (os.getuid(), os.getgid())
         self._info: dict[str, Any] | None = None
+        self._seccomp: dict[str, Any] | None = None
         self._log_tail: str | None = None
 
     # -- launch -------------------------------------------------------------------------------------
@@ -323,7 +324,10 @@ class SandboxKernelManager(AsyncKernelManager):
         """What the launcher enforced (available once the kernel has started)."""
         if self._info is None and self.sandbox_dir:
             self._info = self._read_json("info.json")
+        if self._seccomp is None and self.sandbox_dir:
+            self._seccomp = self._read_json("seccomp.json")
         info = self._info or {}
+        seccomp = self._seccomp or {}
         spaces = info.get("namespaces", [])
         masked = info.get("masked", [])
         iso = Isolation(
@@ -336,12 +340,21 @@ class SandboxKernelManager(AsyncKernelManager):
             user=info.get("user"),
             no_new_privs=bool(info.get("no_new_privs")),
             rlimits=dict(info.get("rlimits", {})),
-            notes=list(info.get("notes", [])),
+            user_namespaces_blocked=bool(seccomp.get("user_namespaces_blocked")),
+            notes=list(info.get("notes", [])) + list(seccomp.get("notes", [])),
         )
         if "pid" in spaces:
             iso.orphan_cleanup = "PID namespace: every process of the kernel dies with it"
         elif info:
             iso.orphan_cleanup = "child subreaper + /proc scan (processes that escape both survive)"
+        if info and not seccomp:
+            iso.notes.append("user namespaces not refused: the launcher did not install its seccomp filter")
+        self._add_notes(iso, spaces, masked)
+        self.isolation = iso
+        return iso
+
+    def _add_notes(self, iso: Isolation, spaces: list[str], masked: list[str]) -> None:
+        """Notes on what the limits asked for and the launcher did not do."""
         if self.limits.network:
             iso.notes.append("network allowed by Limits.network")
         if self._unresolved_user is not None:
@@ -351,8 +364,6 @@ class SandboxKernelManager(AsyncKernelManager):
         for mask in self._plan.get("masks", []):
             if mask["path"] not in masked and "mnt" in spaces and os.path.exists(mask["path"]):
                 iso.notes.append(f"{mask['path']} not masked")
-        self.isolation = iso
-        return iso
 
     def exit_info(self) -> dict[str, Any] | None:
         """How the kernel process ended, as told by the supervisor (None while it runs)."""

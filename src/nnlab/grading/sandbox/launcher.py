@@ -3,14 +3,16 @@
 Run by :class:`~nnlab.grading.sandbox.kernel.SandboxKernelManager` as
 ``python -I -S launcher.py config.json -- kernel argv...``, as the grader's user (root for the full
 isolation). Standard library only, and it must not import nnlab (``-I -S``: no site-packages). It writes
-what it enforced to ``info.json`` and, as the kernel's supervisor, how the kernel ended to ``exit.json``,
-next to ``config.json``. Design notes: docs/sandbox.md.
+what it enforced to ``info.json``, whether its seccomp filter refuses user namespaces to ``seccomp.json``
+and, as the kernel's supervisor, how the kernel ended to ``exit.json``, next to ``config.json``.
+Design notes: docs/sandbox.md.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import json
 import os
 import resource
@@ -24,6 +26,8 @@ CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 36, 38
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+CLONE_NEWUSER = 0x10000000
 
 #: the launcher's configuration (written by the kernel manager) and its account of the run
 Config = dict[str, Any]
@@ -360,6 +364,125 @@ def drop_privileges(drop: dict[str, Any]) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# No user namespaces for the student: a seccomp filter
+#
+# An unprivileged user namespace gives its creator every capability inside it, hence much more of the
+# Linux kernel to attack (the way in of many local privilege escalations). The filter makes unshare() and
+# clone() with CLONE_NEWUSER fail with EPERM, and clone3() fail with ENOSYS: its flags are in memory
+# that a filter cannot read, and glibc falls back to clone() when clone3() is missing. Every other
+# system call, clone() of threads and processes included, is allowed.
+
+#: the system calls' numbers on each machine (uname -m): its AUDIT_ARCH_*, unshare, clone, clone3
+SYSCALLS = {
+    "x86_64": (0xC000003E, 272, 56, 435),
+    "aarch64": (0xC00000B7, 97, 220, 435),
+}
+#: on x86_64, the x32 ABI's system calls (refused with ENOSYS, as on kernels without x32)
+X32_SYSCALL_BIT = 0x40000000
+
+# classic BPF (linux/filter.h, linux/bpf_common.h) and seccomp (linux/seccomp.h)
+BPF_LD_W_ABS, BPF_JEQ_K, BPF_JGE_K, BPF_JSET_K, BPF_RET_K = 0x20, 0x15, 0x35, 0x45, 0x06
+SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_ERRNO, SECCOMP_RET_ALLOW = 0x80000000, 0x00050000, 0x7FFF0000
+#: offsets in struct seccomp_data {int nr; u32 arch; u64 instruction_pointer; u64 args[6]}
+SECCOMP_NR, SECCOMP_ARCH, SECCOMP_ARG0 = 0, 4, 16
+
+#: one BPF instruction: (code, jump if true, jump if false, k); a jump is a label or None (the next one)
+Step = tuple[int, str | None, str | None, int]
+
+
+class SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint)]
+
+
+class SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
+
+
+def machine() -> str:
+    """uname -m of this process's ABI (a 32-bit interpreter on a 64-bit kernel is not its kernel's)."""
+    name = os.uname().machine
+    return name if sys.maxsize > 2**32 else f"{name} (32-bit interpreter)"
+
+
+def user_namespace_filter(arch_name: str, byteorder: str = sys.byteorder) -> list[tuple[int, int, int, int]] | None:
+    """The seccomp filter refusing user namespaces on machine ``arch_name`` (None: unknown machine),
+    as (code, jt, jf, k) instructions. A system call of another ABI (32-bit code) kills the process."""
+    if arch_name not in SYSCALLS:
+        return None
+    audit_arch, nr_unshare, nr_clone, nr_clone3 = SYSCALLS[arch_name]
+    # the low 32 bits of args[0] (the flags of unshare and clone) come first on little-endian machines
+    flags = SECCOMP_ARG0 + (4 if byteorder == "big" else 0)
+    x32: list[Step | str] = [(BPF_JGE_K, "enosys", None, X32_SYSCALL_BIT)] if arch_name == "x86_64" else []
+    program: list[Step | str] = [
+        (BPF_LD_W_ABS, None, None, SECCOMP_ARCH),
+        (BPF_JEQ_K, None, "kill", audit_arch),
+        (BPF_LD_W_ABS, None, None, SECCOMP_NR),
+        *x32,
+        (BPF_JEQ_K, "enosys", None, nr_clone3),
+        (BPF_JEQ_K, "flags", None, nr_unshare),
+        (BPF_JEQ_K, "flags", None, nr_clone),
+        (BPF_RET_K, None, None, SECCOMP_RET_ALLOW),
+        "flags",
+        (BPF_LD_W_ABS, None, None, flags),
+        (BPF_JSET_K, "eperm", None, CLONE_NEWUSER),
+        (BPF_RET_K, None, None, SECCOMP_RET_ALLOW),
+        "eperm",
+        (BPF_RET_K, None, None, SECCOMP_RET_ERRNO | errno.EPERM),
+        "enosys",
+        (BPF_RET_K, None, None, SECCOMP_RET_ERRNO | errno.ENOSYS),
+        "kill",
+        (BPF_RET_K, None, None, SECCOMP_RET_KILL_PROCESS),
+    ]
+    return assemble(program)
+
+
+def assemble(program: list[Step | str]) -> list[tuple[int, int, int, int]]:
+    """Resolve the labels (the strings between instructions) into BPF's relative jumps."""
+    labels: dict[str, int] = {}
+    steps: list[Step] = []
+    for item in program:
+        if isinstance(item, str):
+            labels[item] = len(steps)
+        else:
+            steps.append(item)
+
+    def offset(label: str | None, index: int) -> int:
+        return 0 if label is None else labels[label] - index - 1
+
+    return [(code, offset(jt, i), offset(jf, i), k) for i, (code, jt, jf, k) in enumerate(steps)]
+
+
+def install_filter(program: list[tuple[int, int, int, int]]) -> None:
+    """prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog): for this process and everything it execs."""
+    filters = (SockFilter * len(program))(*(SockFilter(*step) for step in program))
+    prog = SockFprog(len(program), filters)
+    zero = ctypes.c_ulong(0)
+    if libc.prctl(PR_SET_SECCOMP, ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(prog), zero, zero) != 0:
+        raise oserr("prctl(PR_SET_SECCOMP)")
+
+
+def block_user_namespaces() -> dict[str, Any]:
+    """Install the filter; returns the account for seccomp.json (why not, when it was not)."""
+    if not sys.platform.startswith("linux"):
+        return {"user_namespaces_blocked": False, "notes": ["user namespaces not refused: not Linux"]}
+    program = user_namespace_filter(machine())
+    if program is None:
+        note = f"user namespaces not refused: no seccomp filter for this machine ({machine()})"
+        return {"user_namespaces_blocked": False, "notes": [note]}
+    try:
+        install_filter(program)
+    except OSError as exc:
+        return {"user_namespaces_blocked": False, "notes": [f"user namespaces not refused: {exc}"]}
+    return {"user_namespaces_blocked": True, "notes": []}
+
+
+def write_account(fd: int, obj: Any) -> None:
+    """Write obj as JSON to fd (a file opened before the privileges were dropped) and close it."""
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f)
+
+
+# --------------------------------------------------------------------------------------------------
 # The two processes: the kernel and its supervisor
 
 
@@ -400,7 +523,8 @@ def main() -> None:
 
 
 def become_kernel(cfg: Config, info: Info, base: int, argv: list[str], parent_pid: int) -> None:
-    """Isolate this process, account for it in info.json, drop privileges and exec the kernel."""
+    """Isolate this process, account for it in info.json, drop privileges, refuse user namespaces
+    (accounted for in seccomp.json) and exec the kernel."""
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     # the mount namespace is the kernel's alone (the supervisor stays in the grader's)
     if cfg["namespaces"] and unshare("mnt", CLONE_NEWNS, info):
@@ -412,11 +536,14 @@ def become_kernel(cfg: Config, info: Info, base: int, argv: list[str], parent_pi
     os.chdir(cfg["cwd"])
     if prctl(PR_SET_NO_NEW_PRIVS, 1):
         info["no_new_privs"] = True
+    # opened now: once unprivileged, this process cannot create files in the sandbox's folder
+    seccomp_fd = os.open("seccomp.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600, dir_fd=base)
     write_json(base, "info.json", info)
     os.close(base)
     if drop is not None:
         drop_privileges(drop)
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # cleared by the uid change
+    write_account(seccomp_fd, block_user_namespaces())
     if os.getppid() != parent_pid:
         os._exit(72)  # the supervisor is gone already
     os.execv(argv[0], argv)

@@ -91,6 +91,9 @@ class Isolation:
     #: ``"nobody (uid 65534)"`` when the kernel ran unprivileged, else None
     user: str | None = None
     no_new_privs: bool = False
+    #: a seccomp filter refuses user namespaces to the kernel and its children (unshare and clone with
+    #: CLONE_NEWUSER fail with EPERM, clone3 with ENOSYS)
+    user_namespaces_blocked: bool = False
     #: rlimits applied to the kernel, e.g. {"RLIMIT_AS": 2147483648, ...}
     rlimits: dict[str, int] = field(default_factory=dict)
     #: how processes left behind are killed
@@ -102,6 +105,7 @@ class Isolation:
         parts = [
             "network: " + ("isolated (own network namespace)" if self.network_namespace else "NOT isolated"),
             "user: " + (self.user or "NOT dropped (runs as the grader's user)"),
+            "user namespaces: " + ("refused (seccomp)" if self.user_namespaces_blocked else "NOT refused"),
             "processes: " + self.orphan_cleanup,
             "files: "
             + (f"private {', '.join(self.private_tmp)}" if self.private_tmp else "no private /tmp")
