@@ -188,7 +188,10 @@ EXPECTED: dict[str, Expected] = {
     "fault-big-file": Expected(8, "graded"),
     # bad files
     "bad-invalid-json": Expected(0, "invalid notebook", "is not valid JSON"),
-    "bad-not-utf8": Expected(0, "invalid notebook", "is not UTF-8"),
+    "bad-not-utf8": Expected(8, "graded", "is not UTF-8 (byte 0xb7 at offset 316); read as cp1252"),
+    "bad-binary": Expected(0, "invalid notebook", "is not text"),
+    "bad-deep-nesting": Expected(0, "invalid notebook", "nested too deeply"),
+    "big-saved-output": Expected(8, "graded"),
     "bad-nbformat3": Expected(8, "graded", "nbformat 3"),
     "bad-kernel-ir": Expected(8, "graded", "asked for the kernel 'ir'"),
     "bad-duplicate-ids": Expected(8, "graded"),
@@ -389,6 +392,14 @@ def write_class(root: Path, port: int) -> None:
         make_notebook(release, CORRECT.replace("def softmax", "# r\u00e9sum\u00e9\ndef softmax")), ensure_ascii=False
     )
     write(root, "bad-not-utf8", raw.encode("latin-1", errors="replace"))
+    write(root, "bad-binary", b"\x00\xff\xfe" * 1000)
+    write(root, "bad-deep-nesting", b"[" * 200_000 + b"]" * 200_000)
+    # an honest notebook, 55 MB only because of a saved output (outputs are discarded before grading)
+    big = make_notebook(release, CORRECT)
+    big.cells[_index(big, "softmax")].outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="0123456789" * 5_500_000)
+    ]
+    assert write(root, "big-saved-output", big).stat().st_size > 55_000_000
     v3 = nbformat.convert(make_notebook(release, CORRECT), 3)
     write(root, "bad-nbformat3", nbformat.writes(v3, version=3).encode())
     ir = make_notebook(release, CORRECT)
@@ -647,11 +658,10 @@ def test_gradebook_agrees_with_the_grade_table(graded: Graded):
     with open(graded.root / "export.csv", newline="") as handle:
         exported = {r["student_id"]: r for r in csv.DictReader(handle) if r["assignment"] == ASSIGNMENT}
     for student, row in graded.rows.items():
+        # every student of the table is in the gradebook, a notebook that could not be executed with 0
+        assert student in exported, f"{student} ({row.status}) is not in the gradebook"
         if row.status in ("invalid notebook", "notebook missing"):
-            # nothing could be executed: recorded as an empty submission, worth 0
-            assert float(exported.get(student, {}).get("raw_score") or 0) == 0, exported.get(student)
-            continue
-        assert student in exported, f"{student} is not in the gradebook"
+            assert float(exported[student]["raw_score"]) == 0 == row.score, (student, exported[student], row)
         assert float(exported[student]["raw_score"]) == row.score, (student, exported[student], row)
         assert float(exported[student]["max_score"]) == row.max_score
 

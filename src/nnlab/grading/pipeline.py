@@ -15,6 +15,7 @@ A student whose grading failed for a reason of the grader's own keeps their prev
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import sys
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+from nbgrader.utils import is_grade, is_solution
 
 from ..authoring.course_files import (
     SANITIZE_CONFIG,
@@ -125,7 +127,10 @@ def grade_student(root: str, assignment: str, student: str, limits=None) -> Outc
         release = nbformat.read(root_path / "release" / assignment / f"{assignment}.ipynb", as_version=4)
         prepared = submissions.prepare(root_path / "submitted" / student / assignment, assignment, source, release)
         if prepared.status != "ready":
-            return Outcome(student, prepared.status, "; ".join([prepared.detail, *prepared.notes]).strip("; "))
+            detail = "; ".join([prepared.detail, *prepared.notes]).strip("; ")
+            # Recorded as the untouched release that failed every test: the student has a row in the
+            # gradebook too (0 points), so `nbgrader export` and the table list the same students.
+            return Outcome(student, prepared.status, detail, nbformat.writes(_not_graded(release, prepared.status)))
         # The course folder (source notebooks with hidden tests, submissions, gradebook) is invisible to
         # the kernel; what it must import from there (src/, on its sys.path) is mounted back read-only.
         limits = dataclasses.replace(limits or Limits(), hide_paths=(*(limits or Limits()).hide_paths, str(root_path)))
@@ -151,6 +156,20 @@ def grade_student(root: str, assignment: str, student: str, limits=None) -> Outc
             Status.GRADER_ERROR.value,
             f"{type(error).__name__}: {error} ({_last_line(traceback.format_exc())})",
         )
+
+
+def _not_graded(release: nbformat.NotebookNode, status: str) -> nbformat.NotebookNode:
+    """The release with every test cell failed, for a submission that could not be executed."""
+    notebook = copy.deepcopy(release)
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        cell.outputs, cell.execution_count = [], None
+        if is_grade(cell) and not is_solution(cell):
+            cell.outputs = [
+                nbformat.v4.new_output("error", ename="NotGraded", evalue=f"not graded: {status}", traceback=[])
+            ]
+    return notebook
 
 
 def _merge_rows(root: Path, assignment: str, outcomes: dict[str, Outcome]) -> list[GradeRow]:

@@ -17,7 +17,9 @@ from pathlib import Path
 import nbformat
 from nbgrader.utils import is_grade, is_solution
 
-MAX_NOTEBOOK_BYTES = 20_000_000
+# Outputs are discarded before grading, so a notebook is big only because of what it saved (a plot,
+# a printed array): read up to this size; beyond it, reading would cost the grader too much memory.
+MAX_NOTEBOOK_BYTES = 200_000_000
 PYTHON_KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
@@ -62,7 +64,8 @@ def find_notebook(folder: Path, expected: str) -> tuple[Path | None, str]:
 
 
 def decode(raw: bytes, filename: str) -> tuple[str | None, str]:
-    """Text of a notebook file: UTF-8, or UTF-16/UTF-8 with a byte-order mark (Windows editors)."""
+    """Text of a notebook file: UTF-8, or UTF-16/UTF-8 with a byte-order mark (Windows editors), or,
+    when a few bytes are not UTF-8 (a comment typed in a Windows-1252 or Latin-1 editor), that encoding."""
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return raw.decode("utf-16"), f"{filename} was UTF-16 encoded; read as such"
     if raw.startswith(codecs.BOM_UTF8):
@@ -70,17 +73,28 @@ def decode(raw: bytes, filename: str) -> tuple[str | None, str]:
     try:
         return raw.decode("utf-8"), ""
     except UnicodeDecodeError as error:
-        return (
-            None,
-            f"{filename} is not UTF-8 text: byte 0x{raw[error.start]:02x} at offset {error.start} cannot be decoded",
-        )
+        where = f"byte 0x{raw[error.start]:02x} at offset {error.start}"
+    if b"\x00" in raw:
+        return None, f"{filename} is not text: {where} is not UTF-8 and the file holds NUL bytes"
+    for encoding in ("cp1252", "latin-1"):
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return text, f"{filename} is not UTF-8 ({where}); read as {encoding}"
+    return None, f"{filename} is not UTF-8 text: {where} cannot be decoded"  # latin-1 decodes any byte
 
 
 def read_submission(path: Path, display_name: str) -> tuple[nbformat.NotebookNode | None, list[str], str]:
     """Parse a submitted file into an nbformat 4 notebook; returns (notebook, notes, error)."""
     size = path.stat().st_size
     if size > MAX_NOTEBOOK_BYTES:
-        return None, [], f"{display_name} is {size:,} bytes, more than the {MAX_NOTEBOOK_BYTES:,} a notebook may have"
+        return (
+            None,
+            [],
+            f"{display_name} is {size:,} bytes, more than the {MAX_NOTEBOOK_BYTES:,} a notebook may have "
+            f"(clear its outputs and submit it again)",
+        )
     text, note = decode(path.read_bytes(), display_name)
     if text is None:
         return None, [], note  # the note is the error: said once
@@ -93,6 +107,8 @@ def read_submission(path: Path, display_name: str) -> tuple[nbformat.NotebookNod
             notes,
             f"{display_name} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}",
         )
+    except RecursionError:
+        return None, notes, f"{display_name} is JSON nested too deeply to be a notebook"
     if not isinstance(data, dict) or ("cells" not in data and "worksheets" not in data):
         return None, notes, f"{display_name} is JSON but not a notebook (no cells)"
     version = data.get("nbformat")
@@ -100,6 +116,8 @@ def read_submission(path: Path, display_name: str) -> tuple[nbformat.NotebookNod
         return None, notes, f"{display_name} has nbformat {version!r}; only 3 and 4 can be read"
     try:
         notebook = nbformat.reads(text, as_version=4)
+    except RecursionError:
+        return None, notes, f"{display_name} is nested too deeply to be a notebook"
     except Exception as error:
         return None, notes, f"{display_name} could not be read as a notebook: {error}"
     if version == 3:
