@@ -201,6 +201,12 @@ EXPECTED: dict[str, Expected] = {
     "bad-test-to-markdown": Expected(4, "tampering detected", "turned into a markdown cell"),
     "bad-renamed": Expected(8, "graded", "notebook renamed"),
     "bad-missing": Expected(0, "notebook missing", "no 02-softmax.ipynb"),
+    # only regular files in the student's own folder are read: links are reported, never followed
+    "bad-link-notebook": Expected(0, "notebook missing", "02-softmax.ipynb is a symbolic link; links are not followed"),
+    "bad-link-folder": Expected(0, "invalid notebook", "02-softmax/ is a symbolic link; links are not followed"),
+    "bad-link-student": Expected(0, "invalid notebook", "bad-link-student/ is a symbolic link"),
+    "bad-timestamp": Expected(8, "graded", "timestamp.txt holds no time"),
+    "bad-link-timestamp": Expected(8, "graded", "timestamp.txt is not a regular file"),
     # nothing leaks
     "leak-reads-course": Expected(8, "graded"),
     "leak-network": Expected(8, "graded"),
@@ -393,6 +399,15 @@ def write_class(root: Path, port: int) -> None:
     )
     write(root, "bad-not-utf8", raw.encode("latin-1", errors="replace"))
     write(root, "bad-binary", b"\x00\xff\xfe" * 1000)
+    classmate = root / "submitted" / "sample-solution" / ASSIGNMENT
+    (root / "submitted" / "bad-link-notebook" / ASSIGNMENT).mkdir(parents=True)
+    (root / "submitted" / "bad-link-notebook" / ASSIGNMENT / NOTEBOOK).symlink_to(classmate / NOTEBOOK)
+    (root / "submitted" / "bad-link-folder").mkdir()
+    (root / "submitted" / "bad-link-folder" / ASSIGNMENT).symlink_to(classmate)
+    (root / "submitted" / "bad-link-student").symlink_to(classmate.parent)
+    write(root, "bad-timestamp", make_notebook(release, CORRECT)).with_name("timestamp.txt").write_text("garbage!!")
+    stamp = write(root, "bad-link-timestamp", make_notebook(release, CORRECT)).with_name("timestamp.txt")
+    stamp.symlink_to(root / "gradebook.db")
     write(root, "bad-deep-nesting", b"[" * 200_000 + b"]" * 200_000)
     # an honest notebook, 55 MB only because of a saved output (outputs are discarded before grading)
     big = make_notebook(release, CORRECT)

@@ -48,6 +48,7 @@ class Outcome:
     status: str  # a Status value
     detail: str
     notebook: str | None = None
+    timestamp: str | None = None  # the checked timestamp.txt, for late penalties
 
 
 def grade(
@@ -74,7 +75,7 @@ def grade(
 
     outcomes = _run_workers(root, assignment, chosen, workers or os.cpu_count() or 1, limits, progress)
     # A grader error keeps the student's previous results: nothing of theirs is recorded.
-    to_record = {s: o.notebook for s, o in outcomes.items() if o.status != Status.GRADER_ERROR}
+    to_record = {s: (o.notebook, o.timestamp) for s, o in outcomes.items() if o.status != Status.GRADER_ERROR}
     if to_record:
         recorded = record_class(root, assignment, to_record)
         for student in to_record:
@@ -149,7 +150,7 @@ def grade_student(root: str, assignment: str, student: str, limits=None) -> Outc
             # The grading machine's folders and addresses are not the student's business, and a regrade
             # elsewhere should record the same notebook.
             sanitize_outputs(graded.notebook, root_path / SANITIZE_CONFIG)
-        return Outcome(student, status, detail, nbformat.writes(graded.notebook))
+        return Outcome(student, status, detail, nbformat.writes(graded.notebook), prepared.timestamp)
     except Exception as error:
         return Outcome(
             student,

@@ -97,12 +97,12 @@ class Recorded:
     feedback_failure: str | None = None
 
 
-def record_class(root: Path, assignment: str, notebooks: dict[str, str | None]) -> Recorded:
-    """Record ``notebooks`` (student -> executed notebook JSON, or None for a zero) in nbgrader's
-    gradebook and write everyone's feedback."""
+def record_class(root: Path, assignment: str, notebooks: dict[str, tuple[str | None, str | None]]) -> Recorded:
+    """Record ``notebooks`` (student -> (executed notebook JSON or None for a zero, checked timestamp
+    or None)) in nbgrader's gradebook and write everyone's feedback."""
     staging = Path(tempfile.mkdtemp(prefix="nnlab-staged-"))
     try:
-        _stage(root, assignment, notebooks, staging)
+        _stage(assignment, notebooks, staging)
         result = call_nbgrader(
             root, "autograde", assignment, student_id="*", force=True, create=True, overrides=recording_config(staging)
         )
@@ -118,13 +118,14 @@ def record_class(root: Path, assignment: str, notebooks: dict[str, str | None]) 
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _stage(root: Path, assignment: str, notebooks: dict[str, str | None], staging: Path) -> None:
-    """Lay out what nbgrader should record: executed notebooks, or an empty folder (a zero) when there is none."""
-    for student, notebook in notebooks.items():
+def _stage(assignment: str, notebooks: dict[str, tuple[str | None, str | None]], staging: Path) -> None:
+    """Lay out what nbgrader should record: executed notebooks (or an empty folder, a zero) and the
+    timestamps the submissions step checked. Nothing is copied from the student's folder: what nbgrader
+    reads here was all checked first."""
+    for student, (notebook, timestamp) in notebooks.items():
         folder = staging / student / assignment
         folder.mkdir(parents=True)
         if notebook is not None:
             (folder / f"{assignment}.ipynb").write_text(notebook)
-        timestamp = root / "submitted" / student / assignment / "timestamp.txt"
-        if timestamp.is_file():
-            shutil.copy(timestamp, folder / "timestamp.txt")
+        if timestamp is not None:
+            (folder / "timestamp.txt").write_text(timestamp)

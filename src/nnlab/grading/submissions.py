@@ -10,12 +10,13 @@ from __future__ import annotations
 import codecs
 import copy
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from nbgrader.utils import is_grade, is_solution
+from nbgrader.utils import is_grade, is_solution, parse_utc
 
 # Outputs are discarded before grading, so a notebook is big only because of what it saved (a plot,
 # a printed array): read up to this size; beyond it, reading would cost the grader too much memory.
@@ -33,6 +34,8 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
     tampering: list[str] = field(default_factory=list)
     filename: str = ""
+    #: the submission's timestamp.txt, checked (None: there is none, or it was refused: see notes)
+    timestamp: str | None = None
 
 
 def _meta(cell) -> dict:
@@ -43,14 +46,18 @@ def find_notebook(folder: Path, expected: str) -> tuple[Path | None, str]:
     """The submitted file for ``expected`` (e.g. ``02-softmax.ipynb``), and a note when it was renamed.
 
     A missing file is matched to the only notebook in the folder, or to the only one whose name starts
-    with the assignment's number, e.g. ``02-softmax (1).ipynb`` or ``02_softmax_final.ipynb``.
+    with the assignment's number, e.g. ``02-softmax (1).ipynb`` or ``02_softmax_final.ipynb``. Only
+    regular files inside the folder count: a symbolic link (to a classmate's work, to the gradebook) is
+    reported, never followed.
     """
     if not folder.is_dir():
         return None, f"no submission folder {folder.name}/"
     exact = folder / expected
+    if exact.is_symlink():
+        return None, f"{expected} is a symbolic link; links are not followed"
     if exact.is_file():
         return exact, ""
-    candidates = sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    candidates = _regular_notebooks(folder)
     number = expected.split("-", 1)[0]
     if len(candidates) > 1:
         candidates = [p for p in candidates if p.name.startswith(number)] or candidates
@@ -61,6 +68,50 @@ def find_notebook(folder: Path, expected: str) -> tuple[Path | None, str]:
         return None, f"no {expected} (and no other notebook) in the submission"
     names = ", ".join(str(p.relative_to(folder)) for p in candidates)
     return None, f"no {expected}; several notebooks could be it ({names}), so none was graded"
+
+
+def _regular_notebooks(folder: Path) -> list[Path]:
+    """Every ``*.ipynb`` that is a regular file under ``folder``, without entering linked folders."""
+    found = []
+    for here, folders, files in os.walk(folder, followlinks=False):
+        folders[:] = [name for name in folders if name != ".ipynb_checkpoints"]
+        for name in files:
+            path = Path(here) / name
+            if name.endswith(".ipynb") and not path.is_symlink() and path.is_file():
+                found.append(path)
+    return sorted(found)
+
+
+def _linked(folder: Path) -> str | None:
+    """Why a submission folder is not the student's own (a link to another folder), or None."""
+    for path in (folder, folder.parent):
+        if path.is_symlink():
+            return f"{path.name}/ is a symbolic link; links are not followed"
+    return None
+
+
+def read_timestamp(folder: Path) -> tuple[str | None, str]:
+    """The submission's ``timestamp.txt`` if it is a regular file holding a time nbgrader can read;
+    else None and a note (a garbage timestamp must not stop nbgrader from recording the class)."""
+    path = folder / "timestamp.txt"
+    if not path.exists() and not path.is_symlink():
+        return None, ""
+    if path.is_symlink() or not path.is_file():
+        return None, "timestamp.txt is not a regular file; ignored (links are not followed)"
+    raw = _read_no_follow(path, limit=1000)
+    try:
+        text = raw.decode("utf-8").strip()
+        parse_utc(text)
+    except Exception:
+        return None, f"timestamp.txt holds no time ({raw[:40]!r}); ignored, the submission counts as on time"
+    return text, ""
+
+
+def _read_no_follow(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of ``path``, refusing a symbolic link even if one replaced the file after it was found."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read() if limit is None else handle.read(limit)
 
 
 def decode(raw: bytes, filename: str) -> tuple[str | None, str]:
@@ -95,7 +146,11 @@ def read_submission(path: Path, display_name: str) -> tuple[nbformat.NotebookNod
             f"{display_name} is {size:,} bytes, more than the {MAX_NOTEBOOK_BYTES:,} a notebook may have "
             f"(clear its outputs and submit it again)",
         )
-    text, note = decode(path.read_bytes(), display_name)
+    try:
+        raw = _read_no_follow(path)
+    except OSError as error:
+        return None, [], f"{display_name} could not be read: {error.strerror} (links are not followed)"
+    text, note = decode(raw, display_name)
     if text is None:
         return None, [], note  # the note is the error: said once
     notes = [note] if note else []
@@ -259,6 +314,9 @@ def _fresh_cell_ids(notebook: nbformat.NotebookNode) -> None:
 def prepare(folder: Path, assignment: str, source: nbformat.NotebookNode, release: nbformat.NotebookNode) -> Prepared:
     """Everything before execution for one student's submission of ``assignment``."""
     expected = f"{assignment}.ipynb"
+    linked = _linked(folder)
+    if linked is not None:
+        return Prepared("invalid notebook", linked)
     path, note = find_notebook(folder, expected)
     if path is None:
         return Prepared("notebook missing", note)
@@ -279,4 +337,6 @@ def prepare(folder: Path, assignment: str, source: nbformat.NotebookNode, releas
             filename=shown,
         )
     notebook, rebuild_notes, tampering = rebuild(submitted, source, release)
-    return Prepared("ready", notebook=notebook, notes=notes + rebuild_notes, tampering=tampering, filename=shown)
+    timestamp, timestamp_note = read_timestamp(folder)
+    notes += rebuild_notes + ([timestamp_note] if timestamp_note else [])
+    return Prepared("ready", notebook=notebook, notes=notes, tampering=tampering, filename=shown, timestamp=timestamp)
