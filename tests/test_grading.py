@@ -455,6 +455,9 @@ def write_class(root: Path, port: int) -> None:
         root / "submitted" / "sample-solution" / ASSIGNMENT / NOTEBOOK,
         root / "release" / ASSIGNMENT / NOTEBOOK,
         root / "nbgrader_config.py",
+        # the course's own checkout, outside the graded course root (another clone on the machine)
+        REPO / "source" / ASSIGNMENT / NOTEBOOK,
+        REPO / "nbgrader_config.py",
     ]
     put(
         "leak-reads-course",
@@ -469,7 +472,8 @@ def write_class(root: Path, port: int) -> None:
             "                got.append((path, handle.read(200)))\n"
             "        except OSError:\n"
             "            pass\n"
-            f"    for folder in ({str(root)!r}, {str(root / 'source')!r}, {str(root / 'submitted')!r}):\n"
+            f"    for folder in ({str(root)!r}, {str(root / 'source')!r}, {str(root / 'submitted')!r}, "
+            f"{str(REPO / 'source')!r}):\n"
             "        try:\n"
             "            got.append((folder, os.listdir(folder)))\n"
             "        except OSError:\n"

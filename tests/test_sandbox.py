@@ -363,6 +363,38 @@ def test_hidden_course_folders_and_private_tmp(tmp_path: Path):
         assert report.isolation.private_tmp == ["/tmp", "/var/tmp", "/dev/shm"]
 
 
+def test_the_kernel_sees_the_system_what_it_imports_and_its_working_copy_only(workdir: Path):
+    """Another checkout of the course, world-readable outside /tmp (as instructors' clones are), is out
+    of the student's sight, though nobody named it in hide_paths; numpy and nnlab still import."""
+    repo = Path(__file__).resolve().parents[1]
+    other = repo / "out" / f"other-checkout-{uuid.uuid4().hex}"
+    (other / "source").mkdir(parents=True)
+    secret = other / "source" / "hidden-tests.ipynb"
+    secret.write_text("### BEGIN HIDDEN TESTS")
+    for path in (other, other / "source", secret):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    try:
+        nb = notebook(
+            "import os, numpy, nnlab.data\n"
+            f"print(os.path.exists({str(secret)!r}), os.path.exists({str(repo / 'pyproject.toml')!r}))\n"
+            "print(os.path.exists('/etc/passwd'), len(nnlab.data.load_mnist()))",
+        )
+        report = run(nb, workdir)
+        lines = text_of(report.notebook.cells[0]).splitlines()
+        assert lines[-1] == "True 10000", lines  # the system and the built-in data are there
+        if report.isolation.mount_namespace:
+            assert lines[0] == "False False", f"the kernel sees files outside the system: {lines}"
+            # and it is system_only that hides them: without it, the other checkout is readable
+            seen = text_of(run(nb, workdir, system_only=False).notebook.cells[0]).splitlines()
+            assert seen[0] == "True True", seen
+        else:
+            assert any("mnt namespace" in n or "mount isolation" in n for n in report.isolation.notes)
+    finally:
+        secret.unlink()
+        (other / "source").rmdir()
+        other.rmdir()
+
+
 def test_kernel_manager_works_as_nbclient_kernel_manager_class(workdir: Path):
     from nbclient import NotebookClient
 

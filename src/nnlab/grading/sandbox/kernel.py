@@ -21,7 +21,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Any as AnyTrait
 from traitlets import Unicode
 
-from .limits import ENV_KEEP, MB, PRIVATE_TMP_DIRS, Isolation, Limits
+from .limits import ENV_KEEP, MB, PRIVATE_TMP_DIRS, SYSTEM_DIRS, VAR_DATA_DIRS, Isolation, Limits
 
 #: the launcher program, run by path as ``python -I -S launcher.py config.json -- kernel argv...``
 LAUNCHER = Path(__file__).with_name("launcher.py")
@@ -158,17 +158,28 @@ def _masks(
         for path in PRIVATE_TMP_DIRS:
             if os.path.isdir(path) and not os.path.islink(path):
                 masks.append({"path": path, "mode": 0o1777, "size": limits.tmp_size_bytes, "ro": False})
-    for path in limits.hide_paths:
-        path = os.path.abspath(path)
-        if path == workdir:
-            continue
-        masks.append(_empty_mask(path))
+    hidden = [os.path.abspath(p) for p in limits.hide_paths]
+    if limits.system_only:
+        hidden += _outside_the_system()
+    for path in hidden:
+        if path != workdir and not any(m["path"] == path for m in masks):
+            masks.append(_empty_mask(path))
     if user is not None and os.geteuid() == 0:
         for keep in keeps:
             blocker = _blocking_ancestor(keep["path"], user["uid"], user["gid"])
             if blocker and not any(_under(blocker, m["path"]) for m in masks):
                 masks.append(_empty_mask(blocker))
     return masks
+
+
+def _outside_the_system() -> list[str]:
+    """Every top-level folder that is not the operating system's, and the data folders of /var."""
+    outside = []
+    for name in sorted(os.listdir("/")):
+        path = "/" + name
+        if name not in SYSTEM_DIRS and os.path.isdir(path) and not os.path.islink(path):
+            outside.append(path)
+    return outside + [p for p in VAR_DATA_DIRS if os.path.isdir(p) and not os.path.islink(p)]
 
 
 def _empty_mask(path: str) -> dict[str, Any]:

@@ -20,6 +20,12 @@ ENV_KEEP = ("PATH", "PYTHONHASHSEED", "LANG", "LC_ALL", "TZ")
 #: Folders given a private, size-limited tmpfs inside the sandbox.
 PRIVATE_TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
 
+#: What the kernel sees of the machine with ``Limits.system_only``: the operating system's own folders.
+#: Every other top-level folder (/home, /root, /work, /srv, /opt, /mnt, /run...) and the data folders
+#: of /var are masked; what the kernel imports and its working copy are bound back.
+SYSTEM_DIRS = ("bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "sbin", "sys", "tmp", "usr", "var")
+VAR_DATA_DIRS = ("/var/lib", "/var/www", "/var/backups", "/var/mail", "/var/spool", "/var/opt", "/var/local")
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -54,6 +60,10 @@ class Limits:
     tmp_size_bytes: int = 64 * MB
     #: paths made invisible (empty read-only tmpfs, /dev/null over files) when mount namespaces work
     hide_paths: tuple[str, ...] = ()
+    #: mask every folder outside SYSTEM_DIRS (other checkouts of the course, other people's files,
+    #: sockets in /run) when mount namespaces work: the kernel sees the system, what it imports (its
+    #: sys.path, ``keep_paths``) and its working copy
+    system_only: bool = True
     #: (path, replacement) pairs: the kernel sees the replacement, read-only, at ``path`` (a file over a
     #: file, a folder over a folder), when mount namespaces work
     replace_paths: tuple[tuple[str, str], ...] = ()
