@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import socket
 import stat
@@ -601,6 +602,7 @@ def graded() -> Graded:
     (REPO / "out").mkdir(exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="test-grading-", dir=REPO / "out"))
     listener = Listener()
+    opened = _open_the_way_to(root)
     try:
         root.chmod(0o755)  # as readable as a real course: only the sandbox may keep students out
         for folder in ("source", "samples"):
@@ -616,6 +618,21 @@ def graded() -> Graded:
     finally:
         listener.close()
         shutil.rmtree(root, ignore_errors=True)
+        for folder, mode in opened:
+            folder.chmod(mode)
+
+
+def _open_the_way_to(root: Path) -> list[tuple[Path, int]]:
+    """Let others traverse every folder above the course (a clone in a 0700 temporary folder would
+    otherwise keep students out by its permissions, and the leak tests would prove nothing about the
+    sandbox); returns the folders changed and their modes, to restore."""
+    changed = []
+    for folder in root.parents:
+        mode = folder.stat().st_mode
+        if not mode & stat.S_IXOTH and folder.stat().st_uid == os.getuid():
+            folder.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
+            changed.append((folder, stat.S_IMODE(mode)))
+    return changed
 
 
 def autograded(root: Path, student: str):
