@@ -187,6 +187,7 @@ EXPECTED: dict[str, Expected] = {
     "fault-huge-output": Expected(8, "graded"),
     "fault-detached-child": Expected(8, "graded"),
     "fault-big-file": Expected(8, "graded"),
+    "fault-user-namespace": Expected(8, "graded"),
     # bad files
     "bad-invalid-json": Expected(0, "invalid notebook", "is not valid JSON"),
     "bad-not-utf8": Expected(8, "graded", "is not UTF-8 (byte 0xb7 at offset 316); read as cp1252"),
@@ -388,6 +389,17 @@ def write_class(root: Path, port: int) -> None:
         CORRECT,
         before_tests=(
             "with open('big.bin', 'wb') as handle:\n    for _ in range(100):\n        handle.write(b'0' * 1_000_000)\n",
+        ),
+    )
+
+    # a new user namespace is refused (seccomp), and the notebook is graded as usual
+    put(
+        "fault-user-namespace",
+        CORRECT,
+        before_tests=(
+            "import ctypes\n"
+            "_libc = ctypes.CDLL(None, use_errno=True)\n"
+            "print('unshare:', _libc.unshare(0x10000000), ctypes.get_errno())\n",
         ),
     )
 
@@ -784,6 +796,11 @@ def test_course_files_were_readable_but_not_from_the_kernel(graded: Graded):
     printed = stdout_of(autograded(graded.root, "leak-reads-course"))
     assert f"{LEAKED} []" in printed, printed
     assert graded.rows["leak-reads-course"].score == 8
+
+
+def test_a_user_namespace_is_refused_and_the_notebook_still_graded(graded: Graded):
+    assert "unshare: -1 1\n" in stdout_of(autograded(graded.root, "fault-user-namespace"))  # EPERM
+    assert graded.rows["fault-user-namespace"].score == 8
 
 
 def test_no_network_from_the_kernel(graded: Graded):

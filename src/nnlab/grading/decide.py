@@ -361,13 +361,8 @@ def grade_notebook(
             replace.append((str(real.parent / "__pycache__"), str(empty)))
         limits = dataclasses.replace(limits or Limits(), replace_paths=(*(limits or Limits()).replace_paths, *replace))
         grader = Grader(source, notebook, Path(workdir))
-        startup = (
-            "def _nnlab_grading():\n"
-            "    from nnlab.grading import kernel_link\n"
-            f"    kernel_link.withhold({names!r})\n"
-            "_nnlab_grading()\n"
-            "del _nnlab_grading\n"
-        )
+        # One call, run before any student cell; it leaves no name in the student's namespace.
+        startup = f"__import__('nnlab.grading.kernel_link', fromlist=['withhold']).withhold({names!r})\n"
         report = execute_notebook(notebook, workdir, limits, startup_code=startup, cell_handler=grader.handle)
     for grade_id in grader.tests:
         grader.verdicts.setdefault(grade_id, Verdict(False, f"not run: {report.detail}"))
