@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,11 +88,14 @@ def call_nbgrader(root: Path, step: str, assignment: str, *, overrides: dict | N
     """
     from nbgrader.apps.api import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
+    from sqlalchemy.exc import SAWarning
 
     # nbgrader's step-by-step INFO lines would bury nnlab's own report; its warnings still show.
     config = nbgrader_config(root, {"NbGraderAPI": {"log_level": "WARN"}, **(overrides or {})})
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
-    with _interpreter_bin_on_path():
+    with _interpreter_bin_on_path(), warnings.catch_warnings():
+        # SQLAlchemy's notes on nbgrader's own session handling: nothing an instructor can act on.
+        warnings.filterwarnings("ignore", category=SAWarning)
         return getattr(api, step)(assignment, **kwargs)
 
 
