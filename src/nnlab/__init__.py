@@ -1,8 +1,9 @@
 """Course library of "Neural networks from scratch in numpy, on MNIST".
 
-- :mod:`nnlab.data`: load MNIST (IDX folder, OpenML, or loudly the 8x8 digits), one-hot labels, split.
-- :mod:`nnlab.reference`: the reference maths every notebook, test and benchmark uses.
-- :mod:`nnlab.plots`: digits, loss curves, confusion matrix, confident mistakes.
+What students import: :mod:`nnlab.data` (the built-in MNIST, one-hot labels, the split),
+:mod:`nnlab.reference` (the reference maths), :mod:`nnlab.checks` (the test cells' assertions),
+:mod:`nnlab.plots`. For instructors: :mod:`nnlab.authoring` and :mod:`nnlab.grading`; the ``nnlab``
+command is :mod:`nnlab.cli`. See docs/architecture.md.
 """
 
 __version__ = "0.1.0"
