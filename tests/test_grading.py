@@ -858,3 +858,40 @@ def test_a_failure_of_the_grader_keeps_the_previous_row(graded: Graded):
     }
     with Gradebook(db_url(root)) as gradebook:
         assert gradebook.find_submission(ASSIGNMENT, "regrade-me").score == before["regrade-me"].score
+
+
+def test_manual_grades_stay_true_across_regrades(graded: Graded):
+    # An instructor grades a written answer and overrides a test cell in Formgrader; re-grading the same
+    # submission keeps both, and nothing asks for manual grading again. A changed answer does.
+    root, student = graded.root, "manual-grades"
+
+    def regrade(root: Path, student: str):
+        rows = grade(root, ASSIGNMENT, workers=1, students=[student], limits=LIMITS)
+        return next(row for row in rows if row.student_id == student)
+
+    release = nbformat.read(root / "release" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    write(root, student, make_notebook(release, CORRECT, answer="Shift by the column maximum."))
+    row = regrade(root, student)
+    assert (row.score, row.detail) == (8, "2 points of written answers await manual grading"), row
+    with Gradebook(db_url(root)) as gradebook:
+        answer = gradebook.find_grade("answer_max_shift", ASSIGNMENT, ASSIGNMENT, student)
+        answer.manual_score, answer.needs_manual_grade = 1.5, False
+        overridden = gradebook.find_grade(TEST_IDS[0], ASSIGNMENT, ASSIGNMENT, student)
+        auto_points = overridden.auto_score
+        overridden.manual_score, overridden.needs_manual_grade = 0.5, False
+        gradebook.db.commit()
+    expected = 8 - auto_points + 0.5 + 1.5
+
+    row = regrade(root, student)
+    assert (row.score, row.status, row.detail) == (expected, "graded", ""), row
+    with Gradebook(db_url(root)) as gradebook:
+        for cell, manual in (("answer_max_shift", 1.5), (TEST_IDS[0], 0.5)):
+            kept = gradebook.find_grade(cell, ASSIGNMENT, ASSIGNMENT, student)
+            assert (kept.manual_score, kept.needs_manual_grade) == (manual, False), (cell, kept)
+
+    write(root, student, make_notebook(release, CORRECT, answer="Subtract the maximum of each column."))
+    row = regrade(root, student)
+    assert "2 points of written answers await manual grading" in row.detail, row
+    with Gradebook(db_url(root)) as gradebook:
+        assert gradebook.find_grade("answer_max_shift", ASSIGNMENT, ASSIGNMENT, student).needs_manual_grade
+        assert not gradebook.find_grade(TEST_IDS[0], ASSIGNMENT, ASSIGNMENT, student).needs_manual_grade

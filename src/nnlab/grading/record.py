@@ -103,11 +103,13 @@ def record_class(root: Path, assignment: str, notebooks: dict[str, tuple[str | N
     staging = Path(tempfile.mkdtemp(prefix="nnlab-staged-"))
     try:
         _stage(assignment, notebooks, staging)
+        reviewed = _manual_grades_still_valid(root, assignment, notebooks)
         result = call_nbgrader(
             root, "autograde", assignment, student_id="*", force=True, create=True, overrides=recording_config(staging)
         )
         if not result["success"]:
             return Recorded(failure=nbgrader_failure("autograde", result))
+        _keep_reviewed(root, assignment, reviewed)
         feedback = call_nbgrader(root, "generate_feedback", assignment, force=True)
         return Recorded(
             feedback_failure=None if feedback["success"] else nbgrader_failure("generate_feedback", feedback)
@@ -129,3 +131,69 @@ def _stage(assignment: str, notebooks: dict[str, tuple[str | None, str | None]],
             (folder / f"{assignment}.ipynb").write_text(notebook)
         if timestamp is not None:
             (folder / "timestamp.txt").write_text(timestamp)
+
+
+# A grade an instructor gave by hand, keyed by (student, notebook, cell).
+_GradeKey = tuple[str, str, str]
+
+
+def _manual_grades_still_valid(
+    root: Path, assignment: str, notebooks: dict[str, tuple[str | None, str | None]]
+) -> set[_GradeKey]:
+    """The hand-given grades that a re-grade leaves valid: the cell they grade is the same as when they
+    were given (same text; for a test cell, also the same outcome).
+
+    nbgrader's autograde flags every hand-given grade "needs manual grading" again, to be safe; where
+    the cell did not change, that flag is wrong, and Formgrader and the table would ask for work done.
+    """
+    valid: set[_GradeKey] = set()
+    with open_gradebook(root) as gradebook:
+        for student, (notebook_json, _) in notebooks.items():
+            if notebook_json is None:
+                continue
+            new_cells = _cells_by_grade_id(nbformat.reads(notebook_json, as_version=4))
+            try:
+                submission = gradebook.find_submission(assignment, student)
+            except MissingEntry:
+                continue
+            for notebook in submission.notebooks:
+                old_path = root / "autograded" / student / assignment / f"{notebook.name}.ipynb"
+                if not old_path.is_file():
+                    continue
+                old_cells = _cells_by_grade_id(nbformat.read(old_path, as_version=4))
+                for grade in notebook.grades:
+                    if grade.manual_score is None or grade.needs_manual_grade:
+                        continue
+                    old, new = old_cells.get(grade.name), new_cells.get(grade.name)
+                    if old is not None and new is not None and _same_for_grading(old, new):
+                        valid.add((student, notebook.name, grade.name))
+    return valid
+
+
+def _keep_reviewed(root: Path, assignment: str, reviewed: set[_GradeKey]) -> None:
+    if not reviewed:
+        return
+    with open_gradebook(root) as gradebook:
+        for student, notebook_name, cell in reviewed:
+            grade = gradebook.find_grade(cell, notebook_name, assignment, student)
+            grade.needs_manual_grade = False
+        gradebook.db.commit()
+
+
+def _cells_by_grade_id(notebook: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
+    return {
+        cell.metadata["nbgrader"]["grade_id"]: cell
+        for cell in notebook.cells
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    }
+
+
+def _same_for_grading(old: nbformat.NotebookNode, new: nbformat.NotebookNode) -> bool:
+    def errors(cell: nbformat.NotebookNode) -> list[tuple[str, str]]:
+        return [
+            (o.get("ename", ""), o.get("evalue", ""))
+            for o in cell.get("outputs", [])
+            if o.get("output_type") == "error"
+        ]
+
+    return old.source == new.source and errors(old) == errors(new)
