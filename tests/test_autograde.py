@@ -135,3 +135,21 @@ def test_when_nbgrader_cannot_record_every_student_still_gets_a_row(fresh_clone,
         assert row.max_score == 10.0, row
     table = (fresh_clone / "grades" / "03-loss.csv").read_text()
     assert table.count("grader error") == 1
+
+
+def test_what_nbgrader_cannot_record_for_one_student_costs_no_other_theirs(fresh_clone, monkeypatch):
+    import nnlab.grading.record as record
+
+    real = record.call_nbgrader
+
+    def failing_for_the_blank(root, step, assignment, **kwargs):
+        if step == "autograde" and kwargs.get("student_id") in ("*", "sample-blank"):
+            return {"success": False, "error": "Traceback ...\nValueError: a file nbgrader cannot read"}
+        return real(root, step, assignment, **kwargs)
+
+    monkeypatch.setattr(record, "call_nbgrader", failing_for_the_blank)
+    rows = {row.student_id: row for row in grade(fresh_clone, "03-loss", workers=2)}
+    assert (rows["sample-solution"].status, rows["sample-solution"].score) == ("graded", 8.0), rows
+    blank = rows["sample-blank"]
+    assert blank.status == "grader error", blank
+    assert blank.detail == "nbgrader autograde failed: ValueError: a file nbgrader cannot read", blank

@@ -80,8 +80,8 @@ def grade(
         recorded = record_class(root, assignment, to_record)
         for student in to_record:
             outcome = outcomes[student]
-            if recorded.failure is not None:
-                outcome.status, outcome.detail = Status.GRADER_ERROR.value, recorded.failure
+            if student in recorded.failures:
+                outcome.status, outcome.detail = Status.GRADER_ERROR.value, recorded.failures[student]
             elif recorded.feedback_failure is not None:
                 outcome.detail = "; ".join(d for d in (outcome.detail, recorded.feedback_failure) if d)
     rows = _merge_rows(root, assignment, outcomes)

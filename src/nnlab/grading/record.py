@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -91,33 +91,57 @@ def register_assignment(root: Path, assignment: str) -> None:
 
 @dataclass
 class Recorded:
-    """What recording said: None where it went well, else what failed."""
+    """What recording said: the students it could not record (and why), and a feedback failure."""
 
-    failure: str | None = None
+    failures: dict[str, str] = field(default_factory=dict)
     feedback_failure: str | None = None
 
 
 def record_class(root: Path, assignment: str, notebooks: dict[str, tuple[str | None, str | None]]) -> Recorded:
     """Record ``notebooks`` (student -> (executed notebook JSON or None for a zero, checked timestamp
-    or None)) in nbgrader's gradebook and write everyone's feedback."""
+    or None)) in nbgrader's gradebook and write everyone's feedback.
+
+    The class is recorded in one call; if that fails, student by student, so that what nbgrader cannot
+    record for one student never costs another theirs.
+    """
     staging = Path(tempfile.mkdtemp(prefix="nnlab-staged-"))
     try:
         _stage(assignment, notebooks, staging)
         reviewed = _manual_grades_still_valid(root, assignment, notebooks)
-        result = call_nbgrader(
-            root, "autograde", assignment, student_id="*", force=True, create=True, overrides=recording_config(staging)
-        )
-        if not result["success"]:
-            return Recorded(failure=nbgrader_failure("autograde", result))
-        _keep_reviewed(root, assignment, reviewed)
+        failures = {}
+        if _autograde(root, assignment, "*", staging) is not None:
+            for student in notebooks:
+                failure = _autograde(root, assignment, student, staging)
+                if failure is not None:
+                    failures[student] = failure
+        _keep_reviewed(root, assignment, {key for key in reviewed if key[0] not in failures})
         feedback = call_nbgrader(root, "generate_feedback", assignment, force=True)
         return Recorded(
-            feedback_failure=None if feedback["success"] else nbgrader_failure("generate_feedback", feedback)
+            failures, feedback_failure=None if feedback["success"] else nbgrader_failure("generate_feedback", feedback)
         )
-    except Exception as error:  # nbgrader's API raised instead of reporting: still a result for every student
-        return Recorded(failure=f"recording in nbgrader failed: {type(error).__name__}: {error}")
+    except Exception as error:  # nbgrader raised outside autograde: still a result for every student
+        return Recorded(
+            {student: f"recording in nbgrader failed: {type(error).__name__}: {error}" for student in notebooks}
+        )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _autograde(root: Path, assignment: str, student: str, staging: Path) -> str | None:
+    """nbgrader's autograde of the staged notebooks of ``student`` (``*``: everyone); None, or what failed."""
+    try:
+        result = call_nbgrader(
+            root,
+            "autograde",
+            assignment,
+            student_id=student,
+            force=True,
+            create=True,
+            overrides=recording_config(staging),
+        )
+    except Exception as error:  # the API raised instead of reporting
+        return f"recording in nbgrader failed: {type(error).__name__}: {error}"
+    return None if result["success"] else nbgrader_failure("autograde", result)
 
 
 def _stage(assignment: str, notebooks: dict[str, tuple[str | None, str | None]], staging: Path) -> None:
