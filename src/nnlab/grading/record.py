@@ -46,6 +46,10 @@ def recording_config(staged: Path) -> dict:
         "CourseDirectory": {"submitted_directory": str(staged)},
         "UseGradedNotebook": {"staged_directory": str(staged)},
         "Autograde": {
+            # nbgrader's OverwriteCells would compare the staged test cells, rightly the release's, with
+            # the gradebook's copies that still hold the hidden tests, and warn "checksum has changed"
+            # for every untouched one; the trusted cells were already restored by nnlab.grading.submissions.
+            "sanitize_preprocessors": ["nbgrader.preprocessors.CheckCellMetadata"],
             "autograde_preprocessors": [
                 "nnlab.grading.record.UseGradedNotebook",
                 "nbconvert.preprocessors.ClearMetadataPreprocessor",
