@@ -6,9 +6,6 @@ import argparse
 import os
 from pathlib import Path
 
-from ..authoring.build import build
-from ..authoring.course_files import assignments, find_root
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("assignments", nargs="*", help="assignments to build (default: all in source/)")
@@ -20,6 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: `nnlab --help` should not wait seconds for nbformat and nbgrader.
+    from ..authoring.build import build
+    from ..authoring.course_files import assignments, find_root
+
     root = find_root(args.root)
     names = args.assignments or assignments(root)
     build(root, names, execute=not args.no_execute, workers=args.workers)

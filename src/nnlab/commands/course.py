@@ -6,12 +6,6 @@ import argparse
 import os
 from pathlib import Path
 
-from ..authoring.build import build
-from ..authoring.course_files import assignments, find_root
-from ..grading.pipeline import grade
-from ..grading.table import format_table
-from ..training_report import train_and_report
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", type=Path, help="course root (default: the folder with nbgrader_config.py)")
@@ -27,6 +21,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: `nnlab --help` should not wait seconds for nbformat and nbgrader.
+    from ..authoring.build import build
+    from ..authoring.course_files import assignments, find_root
+    from ..grading.pipeline import grade
+    from ..grading.table import format_table
+    from ..training_report import train_and_report
+
     root = find_root(args.root)
     if not args.skip_train:
         print("== 1. the reference network ==")

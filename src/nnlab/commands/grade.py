@@ -6,10 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from ..authoring.course_files import find_root
-from ..grading.pipeline import grade
-from ..grading.sandbox import GiB, Limits
-from ..grading.table import format_summary
+from ..grading.sandbox.limits import GiB, Limits
 
 DEFAULT_LIMITS = Limits()
 
@@ -43,6 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: `nnlab --help` should not wait seconds for nbformat and nbgrader.
+    from ..authoring.course_files import find_root
+    from ..grading.pipeline import grade
+    from ..grading.table import format_summary
+
     root = find_root(args.root)
     limits = Limits(
         cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout, memory_bytes=int(args.memory_gb * GiB)

@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from .. import reference as R
-from ..training_report import train_and_report
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..training_report import train_and_report
+
     train_and_report(
         full=args.full,
         mnist_dir=args.mnist_dir,

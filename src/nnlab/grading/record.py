@@ -57,7 +57,7 @@ def recording_config(staged: Path) -> dict:
                 "nbgrader.preprocessors.SaveAutoGrades",
                 "nbgrader.preprocessors.AssignLatePenalties",
                 "nbgrader.preprocessors.CheckCellMetadata",
-            ]
+            ],
         },
     }
 

@@ -12,9 +12,30 @@ faulty notebook, how the isolation works and what it does not cover: docs/sandbo
 
 from __future__ import annotations
 
-from .client import SandboxNotebookClient, drop_warning_streams, execute_notebook
-from .kernel import SandboxKernelManager
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .limits import MB, TRUNCATION_MARKER, CellReport, ExecutionReport, GiB, Isolation, Limits
+
+if TYPE_CHECKING:
+    from .client import SandboxNotebookClient, drop_warning_streams, execute_notebook
+    from .kernel import SandboxKernelManager
+
+# The kernel manager and the client bring in jupyter_client and nbclient: imported when first used, so
+# that reading the limits (the `nnlab` command's defaults) costs nothing.
+_LAZY = {
+    "SandboxNotebookClient": "client",
+    "drop_warning_streams": "client",
+    "execute_notebook": "client",
+    "SandboxKernelManager": "kernel",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "MB",

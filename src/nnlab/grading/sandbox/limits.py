@@ -4,9 +4,10 @@ reports of a run (:class:`ExecutionReport`, :class:`CellReport`). Design notes: 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nbformat import NotebookNode
+if TYPE_CHECKING:  # nbformat costs seconds to import; the limits are read by `nnlab --help`
+    from nbformat import NotebookNode
 
 GiB = 1024**3
 MB = 1000**2
