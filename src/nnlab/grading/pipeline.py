@@ -77,7 +77,7 @@ def grade(
     # A grader error keeps the student's previous results: nothing of theirs is recorded.
     to_record = {s: (o.notebook, o.timestamp) for s, o in outcomes.items() if o.status != Status.GRADER_ERROR}
     if to_record:
-        recorded = record_class(root, assignment, to_record)
+        recorded = record_class(root, assignment, to_record, whole_class=students is None)
         for student in to_record:
             outcome = outcomes[student]
             if student in recorded.failures:

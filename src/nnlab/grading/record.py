@@ -101,12 +101,15 @@ class Recorded:
     feedback_failure: str | None = None
 
 
-def record_class(root: Path, assignment: str, notebooks: dict[str, tuple[str | None, str | None]]) -> Recorded:
+def record_class(
+    root: Path, assignment: str, notebooks: dict[str, tuple[str | None, str | None]], *, whole_class: bool = True
+) -> Recorded:
     """Record ``notebooks`` (student -> (executed notebook JSON or None for a zero, checked timestamp
     or None)) in nbgrader's gradebook and write everyone's feedback.
 
     The class is recorded in one call; if that fails, student by student, so that what nbgrader cannot
-    record for one student never costs another theirs.
+    record for one student never costs another theirs. With ``whole_class`` False (a few students
+    re-graded), only their feedback is written again.
     """
     staging = Path(tempfile.mkdtemp(prefix="nnlab-staged-"))
     try:
@@ -119,16 +122,25 @@ def record_class(root: Path, assignment: str, notebooks: dict[str, tuple[str | N
                 if failure is not None:
                     failures[student] = failure
         _keep_reviewed(root, assignment, {key for key in reviewed if key[0] not in failures})
-        feedback = call_nbgrader(root, "generate_feedback", assignment, force=True)
-        return Recorded(
-            failures, feedback_failure=None if feedback["success"] else nbgrader_failure("generate_feedback", feedback)
-        )
+        return Recorded(failures, feedback_failure=_write_feedback(root, assignment, notebooks, whole_class))
     except Exception as error:  # nbgrader raised outside autograde: still a result for every student
         return Recorded(
             {student: f"recording in nbgrader failed: {type(error).__name__}: {error}" for student in notebooks}
         )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_feedback(
+    root: Path, assignment: str, notebooks: dict[str, tuple[str | None, str | None]], whole_class: bool
+) -> str | None:
+    """nbgrader's feedback for the class, or for the students just recorded; None, or what failed."""
+    students: list[str | None] = [None] if whole_class else list(notebooks)
+    for student in students:
+        feedback = call_nbgrader(root, "generate_feedback", assignment, student_id=student, force=True)
+        if not feedback["success"]:
+            return nbgrader_failure("generate_feedback", feedback)
+    return None
 
 
 def _autograde(root: Path, assignment: str, student: str, staging: Path) -> str | None:
