@@ -28,4 +28,4 @@ c.Execute.timeout = int(Limits().cell_timeout)
 c.Execute.record_timing = False
 
 # `nnlab grade` executes every submission itself (sandboxed kernel, tests decided outside it) and then
-# lets nbgrader record the results from the already executed notebooks: see nnlab.nbgrader_plugins.
+# lets nbgrader record the results from the already executed notebooks: see nnlab.grading.record.

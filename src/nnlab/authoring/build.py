@@ -121,7 +121,7 @@ def make_sample_submissions(root: Path, name: str) -> None:
     release_path = root / "release" / name / f"{name}.ipynb"
     release = read_notebook(release_path)
     solutions = {
-        grade_id(c): solution_source(c) for c in read_notebook(source_notebook(root, name)).cells if _is_answer(c)
+        grade_id(c): solution_source(c) for c in read_notebook(source_notebook(root, name)).cells if is_solution(c)
     }
     partial_spec = partial_sample(root, name)
 
@@ -132,7 +132,7 @@ def make_sample_submissions(root: Path, name: str) -> None:
     ):
         notebook = nbformat.from_dict(json.loads(json.dumps(release)))
         for cell in notebook.cells:
-            if _is_answer(cell) and grade_id(cell) in replacements:
+            if is_solution(cell) and grade_id(cell) in replacements:
                 cell.source = replacements[grade_id(cell)]
         write_notebook(notebook, root / "submitted" / student / name / f"{name}.ipynb")
 
@@ -148,7 +148,3 @@ def partial_sample(root: Path, name: str) -> dict:
     if unknown:
         raise CourseError(f"{path} replaces cells {unknown} that {name} does not have")
     return spec
-
-
-def _is_answer(cell) -> bool:
-    return is_solution(cell)

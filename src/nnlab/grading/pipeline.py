@@ -127,7 +127,7 @@ def grade_student(root: str, assignment: str, student: str, limits=None) -> Outc
         source = nbformat.read(source_notebook(root_path, assignment), as_version=4)
         release = nbformat.read(root_path / "release" / assignment / f"{assignment}.ipynb", as_version=4)
         prepared = submissions.prepare(root_path / "submitted" / student / assignment, assignment, source, release)
-        if prepared.status != "ready":
+        if prepared.status != submissions.READY:
             detail = "; ".join([prepared.detail, *prepared.notes]).strip("; ")
             # Recorded as the untouched release that failed every test: the student has a row in the
             # gradebook too (0 points), so `nbgrader export` and the table list the same students.
@@ -135,7 +135,7 @@ def grade_student(root: str, assignment: str, student: str, limits=None) -> Outc
         # The course folder (source notebooks with hidden tests, submissions, gradebook) is invisible to
         # the kernel; what it must import from there (src/, on its sys.path) is mounted back read-only.
         limits = dataclasses.replace(limits or Limits(), hide_paths=(*(limits or Limits()).hide_paths, str(root_path)))
-        assert prepared.notebook is not None  # a "ready" submission always carries its notebook
+        assert prepared.notebook is not None  # a ready submission always carries its notebook
         graded = decide.grade_notebook(source, prepared.notebook, limits)
         execution = graded.execution
         notes = list(prepared.notes)

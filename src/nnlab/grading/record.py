@@ -123,7 +123,7 @@ def record_class(
                     failures[student] = failure
         _keep_reviewed(root, assignment, {key for key in reviewed if key[0] not in failures})
         return Recorded(failures, feedback_failure=_write_feedback(root, assignment, notebooks, whole_class))
-    except Exception as error:  # nbgrader raised outside autograde: still a result for every student
+    except Exception as error:  # the gradebook could not be read or written: still a result for every student
         return Recorded(
             {student: f"recording in nbgrader failed: {type(error).__name__}: {error}" for student in notebooks}
         )
@@ -134,10 +134,16 @@ def record_class(
 def _write_feedback(
     root: Path, assignment: str, notebooks: dict[str, tuple[str | None, str | None]], whole_class: bool
 ) -> str | None:
-    """nbgrader's feedback for the class, or for the students just recorded; None, or what failed."""
+    """nbgrader's feedback for the class, or for the students just recorded; None, or what failed.
+
+    A failure here leaves the recorded grades as they are: it is reported, never turned into a grader
+    error."""
     students: list[str | None] = [None] if whole_class else list(notebooks)
     for student in students:
-        feedback = call_nbgrader(root, "generate_feedback", assignment, student_id=student, force=True)
+        try:
+            feedback = call_nbgrader(root, "generate_feedback", assignment, student_id=student, force=True)
+        except Exception as error:  # the API raised instead of reporting
+            return f"nbgrader generate_feedback failed: {type(error).__name__}: {error}"
         if not feedback["success"]:
             return nbgrader_failure("generate_feedback", feedback)
     return None

@@ -18,9 +18,13 @@ from pathlib import Path
 import nbformat
 from nbgrader.utils import is_grade, is_solution, parse_utc
 
+from .table import Status
+
 # Outputs are discarded before grading, so a notebook is big only because of what it saved (a plot,
 # a printed array): read up to this size; beyond it, reading would cost the grader too much memory.
 MAX_NOTEBOOK_BYTES = 200_000_000
+#: Prepared.status of a submission that can be executed.
+READY = "ready"
 PYTHON_KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
@@ -28,7 +32,7 @@ PYTHON_KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python
 class Prepared:
     """A submission made ready to grade, or the reason it cannot be."""
 
-    status: str  # "ready", "invalid notebook", "notebook missing"
+    status: str  # READY, or the Status value that says why not
     detail: str = ""
     notebook: nbformat.NotebookNode | None = None
     notes: list[str] = field(default_factory=list)
@@ -316,14 +320,14 @@ def prepare(folder: Path, assignment: str, source: nbformat.NotebookNode, releas
     expected = f"{assignment}.ipynb"
     linked = _linked(folder)
     if linked is not None:
-        return Prepared("invalid notebook", linked)
+        return Prepared(Status.INVALID_NOTEBOOK.value, linked)
     path, note = find_notebook(folder, expected)
     if path is None:
-        return Prepared("notebook missing", note)
+        return Prepared(Status.NOTEBOOK_MISSING.value, note)
     shown = str(path.relative_to(folder))
     submitted, notes, error = read_submission(path, shown)
     if submitted is None:
-        return Prepared("invalid notebook", error, notes=notes, filename=shown)
+        return Prepared(Status.INVALID_NOTEBOOK.value, error, notes=notes, filename=shown)
     if note:
         notes.insert(0, note)
     kernel = submitted.metadata.get("kernelspec", {}).get("name")
@@ -331,7 +335,7 @@ def prepare(folder: Path, assignment: str, source: nbformat.NotebookNode, releas
         notes.append(f"{shown} asked for the kernel {kernel!r}; graded with python3")
     if not any(_meta(c).get("grade_id") for c in submitted.cells):
         return Prepared(
-            "invalid notebook",
+            Status.INVALID_NOTEBOOK.value,
             f"{shown} holds none of {assignment}'s cells (is it another notebook?)",
             notes=notes,
             filename=shown,
@@ -339,4 +343,4 @@ def prepare(folder: Path, assignment: str, source: nbformat.NotebookNode, releas
     notebook, rebuild_notes, tampering = rebuild(submitted, source, release)
     timestamp, timestamp_note = read_timestamp(folder)
     notes += rebuild_notes + ([timestamp_note] if timestamp_note else [])
-    return Prepared("ready", notebook=notebook, notes=notes, tampering=tampering, filename=shown, timestamp=timestamp)
+    return Prepared(READY, notebook=notebook, notes=notes, tampering=tampering, filename=shown, timestamp=timestamp)
