@@ -2,7 +2,7 @@
 
 import os
 
-from nnlab.grading.sandbox import Limits
+from nnlab_instructor.grading.sandbox import Limits
 
 c = get_config()
 
@@ -28,4 +28,4 @@ c.Execute.timeout = int(Limits().cell_timeout)
 c.Execute.record_timing = False
 
 # `nnlab grade` executes every submission itself (sandboxed kernel, tests decided outside it) and then
-# lets nbgrader record the results from the already executed notebooks: see nnlab.grading.record.
+# lets nbgrader record the results from the already executed notebooks: see nnlab_instructor.grading.record.

@@ -40,7 +40,7 @@ sys.path.insert(0, str(HERE))
 
 import tutorial  # noqa: E402  (benchmarks/tutorial.py: the seed tutorial's code)
 
-from nnlab import reference as R  # noqa: E402
+from nnlab_instructor import reference as R  # noqa: E402
 from nnlab.data import load_mnist, one_hot, split  # noqa: E402
 
 N_HIDDEN = 64

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from nnlab import reference as R
+from nnlab_instructor import reference as R
 from nnlab.data import load_mnist, one_hot, split
 
 HERE = Path(__file__).resolve().parent

@@ -1,4 +1,4 @@
-"""How ``nnlab.reference.RECOMMENDED`` was chosen: shifted images, learning-rate schedule, weight decay.
+"""How ``nnlab_instructor.reference.RECOMMENDED`` was chosen: shifted images, learning-rate schedule, weight decay.
 
     python benchmarks/sweep_recommended.py [--quick] [--workers N] [--json PATH]
 
@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from nnlab import reference as R
+from nnlab_instructor import reference as R
 from nnlab.data import load_mnist, one_hot, split
 
 HERE = Path(__file__).resolve().parent

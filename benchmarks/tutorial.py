@@ -1,7 +1,7 @@
 """THE SEED TUTORIAL'S CODE, KEPT FOR COMPARISON ONLY -- NOT COURSE CODE.
 
 This is the numpy network of the tutorial the course started from, reconstructed as written so the
-benchmark can time it and measure its accuracy next to :mod:`nnlab.reference`. Its mistakes that
+benchmark can time it and measure its accuracy next to :mod:`nnlab_instructor.reference`. Its mistakes that
 matter for speed or accuracy are kept on purpose:
 
 * ``softmax(z) = exp(z) / sum(exp(z))`` without subtracting the maximum, applied to one column at a

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from nnlab.authoring.build import BLAS_THREAD_VARIABLES
+from nnlab_instructor.authoring.build import BLAS_THREAD_VARIABLES
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,8 +27,8 @@ def rebuilt_course(tmp_path_factory) -> Path:
     scratch without executing the notebooks: release/, submitted/ and a gradebook of its own."""
     import shutil
 
-    from nnlab.authoring.build import build
-    from nnlab.authoring.course_files import assignments
+    from nnlab_instructor.authoring.build import build
+    from nnlab_instructor.authoring.course_files import assignments
 
     root = tmp_path_factory.mktemp("course")
     for folder in ("source", "samples"):

@@ -7,9 +7,9 @@ import pytest
 from conftest import REPO
 from nbgrader.api import Gradebook
 
-from nnlab.authoring.course_files import SAMPLE_STUDENTS, assignments, grade_id
-from nnlab.grading.pipeline import grade
-from nnlab.grading.table import db_url
+from nnlab_instructor.authoring.course_files import SAMPLE_STUDENTS, assignments, grade_id
+from nnlab_instructor.grading.pipeline import grade
+from nnlab_instructor.grading.table import db_url
 
 ASSIGNMENTS = assignments(REPO)
 
@@ -117,7 +117,7 @@ def test_a_fresh_clone_grades_without_a_build(fresh_clone):
 
 
 def test_when_nbgrader_cannot_record_every_student_still_gets_a_row(fresh_clone, monkeypatch):
-    import nnlab.grading.record as record
+    import nnlab_instructor.grading.record as record
 
     real = record.call_nbgrader
 
@@ -138,7 +138,7 @@ def test_when_nbgrader_cannot_record_every_student_still_gets_a_row(fresh_clone,
 
 
 def test_what_nbgrader_cannot_record_for_one_student_costs_no_other_theirs(fresh_clone, monkeypatch):
-    import nnlab.grading.record as record
+    import nnlab_instructor.grading.record as record
 
     real = record.call_nbgrader
 

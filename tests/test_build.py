@@ -7,7 +7,7 @@ import nbformat
 import pytest
 from conftest import REPO
 
-from nnlab.authoring.course_files import assignments, grade_id, run_nbgrader
+from nnlab_instructor.authoring.course_files import assignments, grade_id, run_nbgrader
 
 ASSIGNMENTS = assignments(REPO)
 EXPECTED = ["01-data", "02-softmax", "03-loss", "04-backprop", "05-batch-gd", "06-sgd", "07-overfitting"]
@@ -138,7 +138,7 @@ def test_notebook_follows_the_authoring_conventions(name):
 def test_executed_notebooks_keep_no_machine_specific_text(tmp_path):
     # A rebuild from another folder or machine must write the same notebooks/: kernel file names and
     # memory addresses go through nbval's own sanitize rules, and the data is the built-in MNIST.
-    from nnlab.authoring.course_files import SANITIZE_CONFIG, sanitize_outputs
+    from nnlab_instructor.authoring.course_files import SANITIZE_CONFIG, sanitize_outputs
 
     notebook = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("load()")

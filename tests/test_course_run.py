@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from nnlab import reference as R
-from nnlab.cli import main
+from nnlab_instructor import reference as R
+from nnlab_instructor.cli import main
 from nnlab.data import BUILTIN_DIR, load_mnist, one_hot, split
 
 

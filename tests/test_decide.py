@@ -1,9 +1,9 @@
-"""What a student is told when a test cell fails (nnlab.grading.decide.explain): no hidden case leaks."""
+"""What a student is told when a test cell fails (nnlab_instructor.grading.decide.explain): no hidden case leaks."""
 
 import pytest
 
 from nnlab import checks
-from nnlab.grading.decide import _hidden_lines, explain
+from nnlab_instructor.grading.decide import _hidden_lines, explain
 
 TEST_CELL = """\
 def check_best(losses, expected):

@@ -2,7 +2,7 @@
 
 One temporary course is built (source/, samples/, nbgrader_config.py copied, release and sample class
 generated), a crafted submission per case is written next to the sample class, and the whole class is
-graded ONCE by :func:`nnlab.grading.pipeline.grade` with 2 workers and small limits. Then every student's row of
+graded ONCE by :func:`nnlab_instructor.grading.pipeline.grade` with 2 workers and small limits. Then every student's row of
 ``grades/02-softmax.csv`` is compared with what it must be (score, status, a piece of the detail), the
 gradebook with the grade table, the feedback with what it may show, and two more runs check that
 re-grading one student replaces only that row and that a failure of the grader keeps the previous one.
@@ -32,10 +32,10 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from nnlab.authoring.build import build, solution_source
-from nnlab.grading.pipeline import grade
-from nnlab.grading.sandbox import MB, GiB, Limits
-from nnlab.grading.table import db_url, read_grade_table
+from nnlab_instructor.authoring.build import build, solution_source
+from nnlab_instructor.grading.pipeline import grade
+from nnlab_instructor.grading.sandbox import MB, GiB, Limits
+from nnlab_instructor.grading.table import db_url, read_grade_table
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "02-softmax"
@@ -264,32 +264,32 @@ def write_class(root: Path, port: int) -> None:
         "wrong-patches-serve-call",
         WRONG,
         before_tests=(
-            "import nnlab.grading.kernel_link, nnlab.grading.wire_format, nnlab.reference\n"
+            "import nnlab_instructor.grading.kernel_link, nnlab_instructor.grading.wire_format, nnlab_instructor.reference\n"
             "from pathlib import Path\n"
             "def _serve(namespace, function_name, reference_names, request, reply):\n"
-            "    args, kwargs = nnlab.grading.wire_format.load(Path(request))\n"
+            "    args, kwargs = nnlab_instructor.grading.wire_format.load(Path(request))\n"
             "    try:\n"
-            "        output = nnlab.reference.softmax(*args)  # withheld while grading\n"
+            "        output = nnlab_instructor.reference.softmax(*args)  # withheld while grading\n"
             "    except Exception:\n"
             "        output = namespace[function_name](*args)\n"
-            "    nnlab.grading.wire_format.save(Path(reply), {'output': output, 'after': [list(args), kwargs]})\n"
-            "nnlab.grading.kernel_link.serve_call = _serve\n",
+            "    nnlab_instructor.grading.wire_format.save(Path(reply), {'output': output, 'after': [list(args), kwargs]})\n"
+            "nnlab_instructor.grading.kernel_link.serve_call = _serve\n",
         ),
     )
-    # the withheld reference softmax brought back by re-importing nnlab.reference, served as the result
+    # the withheld reference softmax brought back by re-importing nnlab_instructor.reference, served as the result
     put(
         "wrong-reloads-reference",
         WRONG,
         before_tests=(
-            "import importlib, nnlab.grading.kernel_link, nnlab.grading.wire_format, nnlab.reference\n"
+            "import importlib, nnlab_instructor.grading.kernel_link, nnlab_instructor.grading.wire_format, nnlab_instructor.reference\n"
             "from pathlib import Path\n"
-            "importlib.reload(nnlab.reference)\n"
-            "_reference_softmax = nnlab.reference.softmax\n"
+            "importlib.reload(nnlab_instructor.reference)\n"
+            "_reference_softmax = nnlab_instructor.reference.softmax\n"
             "def _serve(namespace, function_name, reference_names, request, reply):\n"
-            "    args, kwargs = nnlab.grading.wire_format.load(Path(request))\n"
-            "    nnlab.grading.wire_format.save(Path(reply), "
+            "    args, kwargs = nnlab_instructor.grading.wire_format.load(Path(request))\n"
+            "    nnlab_instructor.grading.wire_format.save(Path(reply), "
             "{'output': _reference_softmax(*args), 'after': [list(args), kwargs]})\n"
-            "nnlab.grading.kernel_link.serve_call = _serve\n",
+            "nnlab_instructor.grading.kernel_link.serve_call = _serve\n",
         ),
     )
     put(

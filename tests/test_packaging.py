@@ -13,7 +13,7 @@ import pytest
 import tomllib
 from conftest import REPO
 
-from nnlab.cli import build_parser
+from nnlab_instructor.cli import build_parser
 from nnlab.data import BUILTIN_SHA256
 
 # conda-forge names that differ from PyPI's (none yet; add them here rather than special-casing).
@@ -109,7 +109,7 @@ def test_the_wheel_ships_the_built_in_mnist_and_its_licence(tmp_path):
         capture_output=True,
         text=True,
     )
-    (wheel,) = (tmp_path / "dist").glob("nnlab-*.whl")
+    (wheel,) = (tmp_path / "dist").glob("nnlab_course-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", "SHA256SUMS", "MD5SUMS", "README.md"):

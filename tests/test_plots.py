@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.metrics import confusion_matrix
 
 from nnlab import plots
-from nnlab.reference import History
+from nnlab_instructor.reference import History
 
 
 def test_confusion_matrix_has_truth_on_the_rows():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import log_loss
 
-from nnlab import reference as R
+from nnlab_instructor import reference as R
 
 
 def random_scores(shape, seed, scale=3.0):

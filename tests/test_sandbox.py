@@ -1,4 +1,4 @@
-"""nnlab.grading.sandbox: each fault stays with its cell, and the report says what was enforced.
+"""nnlab_instructor.grading.sandbox: each fault stays with its cell, and the report says what was enforced.
 
 Every test runs real kernels with small limits. Where this machine lacks a feature (namespaces, root),
 the test asserts that the report says it was not enforced instead of skipping.
@@ -20,7 +20,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from nnlab.grading.sandbox import (
+from nnlab_instructor.grading.sandbox import (
     MB,
     Isolation,
     Limits,
@@ -542,7 +542,7 @@ def _run_bpf(program: list[tuple[int, int, int, int]], nr: int, arch: int, flags
     ids=["x86_64", "aarch64"],
 )
 def test_user_namespace_filter_decisions(machine: str, arch: int, unshare: int, clone: int):
-    from nnlab.grading.sandbox import launcher
+    from nnlab_instructor.grading.sandbox import launcher
 
     assert launcher.user_namespace_filter("sparc64") is None
     program = launcher.user_namespace_filter(machine)

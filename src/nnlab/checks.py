@@ -1,6 +1,6 @@
 """Assertions for the notebooks' test cells: each failure says what is wrong and where.
 
-A test cell compares a student's function with :mod:`nnlab.reference`::
+A test cell compares a student's function with :mod:`nnlab_instructor.reference`::
 
     Z = checks.random_scores((10, 4), seed=0)
     P = checks.call_own(softmax, Z, reference="softmax")
@@ -8,10 +8,10 @@ A test cell compares a student's function with :mod:`nnlab.reference`::
     checks.assert_close(P, reference.softmax(Z), name="softmax(Z)", rtol=1e-5, atol=1e-12)
 
 :func:`call_own` runs the student's function with the reference implementation of the same name
-switched off, so a function that only calls ``nnlab.reference`` earns nothing.
+switched off, so a function that only calls ``nnlab_instructor.reference`` earns nothing.
 
 While grading, the test cells run in the grader, never in the student's kernel: :func:`call_own` goes
-through the link that :mod:`nnlab.grading.kernel_link` installs, which runs the student's function in
+through the link that :mod:`nnlab_instructor.grading.kernel_link` installs, which runs the student's function in
 the kernel and brings back what it returned, so the assertions that decide the points run where a
 student cannot reach.
 """
@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from . import reference
+from nnlab_instructor import reference  # noqa: I001  (temporary, replaced by recorded values)
 
 # Tolerances test cells use for values computed the same way as the reference: loose enough for a
 # correct float32 implementation (about 7 significant digits), tight enough to catch any real mistake.
@@ -93,10 +93,10 @@ def random_problem(
 
 @contextlib.contextmanager
 def reference_disabled(*names: str) -> Iterator[None]:
-    """Inside the block, calling ``nnlab.reference.<name>`` under any alias fails with a clear message.
+    """Inside the block, calling ``nnlab_instructor.reference.<name>`` under any alias fails with a clear message.
 
-    The function's code object is swapped, so ``from nnlab.reference import softmax as s`` done
-    earlier is caught as well as ``nnlab.reference.softmax``.
+    The function's code object is swapped, so ``from nnlab_instructor.reference import softmax as s`` done
+    earlier is caught as well as ``nnlab_instructor.reference.softmax``.
     """
     saved: dict[str, types.CodeType] = {}
     try:
@@ -105,7 +105,7 @@ def reference_disabled(*names: str) -> Iterator[None]:
             if function is None:  # a graded function with no counterpart of that name in nnlab
                 continue
             message = (
-                f"your function called nnlab.reference.{name}: the graded function must be your own "
+                f"your function called nnlab_instructor.reference.{name}: the graded function must be your own "
                 f"implementation (nnlab's copy earns no points)"
             )
             namespace: dict[str, Any] = {}
@@ -118,7 +118,7 @@ def reference_disabled(*names: str) -> Iterator[None]:
             getattr(reference, name).__code__ = code
 
 
-# While grading, the link to the student's kernel (nnlab.grading.kernel_link): ``remote(function_name,
+# While grading, the link to the student's kernel (nnlab_instructor.grading.kernel_link): ``remote(function_name,
 # reference_names, args, kwargs)`` returns what the function returned, with the arguments changed as the
 # function changed them, or raises. None: call the function here.
 _remote: Callable | None = None

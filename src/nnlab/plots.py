@@ -63,7 +63,7 @@ def plot_loss_curves(history, *, title: str = "Training and validation loss") ->
 
     Parameters
     ----------
-    history : nnlab.reference.History
+    history : nnlab_instructor.reference.History
         With ``epoch``, ``train_loss``, ``val_loss`` arrays of shape (n_records,) and ``best_epoch``.
     """
     fig = Figure(figsize=(6.4, 4), layout="constrained")
@@ -103,7 +103,7 @@ def most_confident_errors(y_true: np.ndarray, P: np.ndarray, n: int = 12) -> np.
     ----------
     y_true : ndarray of shape (n_samples,)
     P : ndarray of shape (n_classes, n_samples)
-        Predicted probabilities (column-major, as :func:`nnlab.reference.predict_proba`).
+        Predicted probabilities (column-major, as :func:`nnlab_instructor.reference.predict_proba`).
     n : int
 
     Returns

@@ -1,6 +1,6 @@
 """The sandbox's launcher: sets up the isolation, then becomes the student's kernel.
 
-Run by :class:`~nnlab.grading.sandbox.kernel.SandboxKernelManager` as
+Run by :class:`~nnlab_instructor.grading.sandbox.kernel.SandboxKernelManager` as
 ``python -I -S launcher.py config.json -- kernel argv...``, as the grader's user (root for the full
 isolation). Standard library only, and it must not import nnlab (``-I -S``: no site-packages). It writes
 what it enforced to ``info.json``, whether its seccomp filter refuses user namespaces to ``seccomp.json``

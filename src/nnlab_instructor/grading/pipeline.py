@@ -3,12 +3,12 @@
 For every student with a submission (nbgrader's ``submitted/<student>/<assignment>/``, after
 ``nbgrader zip_collect`` when LMS downloads are waiting in ``downloaded/<assignment>/archive/``):
 
-1. :mod:`~nnlab.grading.submissions` finds and repairs the notebook or says why it cannot be graded;
-2. a worker process runs it in the :mod:`~nnlab.grading.sandbox` while :mod:`~nnlab.grading.decide`
+1. :mod:`~nnlab_instructor.grading.submissions` finds and repairs the notebook or says why it cannot be graded;
+2. a worker process runs it in the :mod:`~nnlab_instructor.grading.sandbox` while :mod:`~nnlab_instructor.grading.decide`
    decides each test outside the kernel;
-3. :mod:`~nnlab.grading.record` has nbgrader record the executed notebooks in its gradebook (one
+3. :mod:`~nnlab_instructor.grading.record` has nbgrader record the executed notebooks in its gradebook (one
    writer: no "database is locked", whatever the number of workers) and write the feedback;
-4. :mod:`~nnlab.grading.table` writes ``grades/<assignment>.csv``: score, max_score, status, detail.
+4. :mod:`~nnlab_instructor.grading.table` writes ``grades/<assignment>.csv``: score, max_score, status, detail.
 
 A student whose grading failed for a reason of the grader's own keeps their previous results.
 """

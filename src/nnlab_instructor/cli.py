@@ -7,7 +7,7 @@ import logging
 import sys
 
 from .commands import build, course, grade, train
-from .errors import NnlabError
+from nnlab.errors import NnlabError
 
 DESCRIPTION = """\
 Neural networks from scratch in numpy, on MNIST: the course's command.

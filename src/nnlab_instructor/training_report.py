@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import classification_report, confusion_matrix
 
-from . import plots
+from nnlab import plots
 from . import reference as R
-from .data import load_mnist, one_hot, split
+from nnlab.data import load_mnist, one_hot, split
 
 
 def train_and_report(
@@ -31,7 +31,7 @@ def train_and_report(
     plots_dir: Path = Path("out/plots"),
     progress: bool = True,
 ) -> float:
-    """Train the reference network with ``nnlab.reference.RECOMMENDED`` (or the settings given), print
+    """Train the reference network with ``nnlab_instructor.reference.RECOMMENDED`` (or the settings given), print
     the report and save the plots in ``plots_dir``; return the held-out accuracy.
 
     The data is the built-in 10,000 images split 8,000 / 2,000, or with ``full=True`` MNIST's official

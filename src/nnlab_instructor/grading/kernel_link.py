@@ -1,8 +1,8 @@
 """The link between the grader and a student's kernel, both sides.
 
-While a notebook is graded, a test cell runs in the grader (:mod:`nnlab.grading.decide`) and its
+While a notebook is graded, a test cell runs in the grader (:mod:`nnlab_instructor.grading.decide`) and its
 ``checks.call_own(softmax, Z, ...)`` is routed here: the inputs are written in the pickle-free
-:mod:`~nnlab.grading.wire_format`, :func:`serve_call` runs the student's function in the kernel on them
+:mod:`~nnlab_instructor.grading.wire_format`, :func:`serve_call` runs the student's function in the kernel on them
 and writes back what it returned and what it did to its arguments, and :func:`apply_changes` gives the
 grader's arguments that state (in-place changes, a used random generator), as a local call would.
 :func:`withhold` runs in the kernel before any student cell: the reference implementations of the
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .. import reference
-from ..checks import CheckFailure, call_own
+from nnlab.checks import CheckFailure, call_own
 from . import wire_format
 
 
@@ -44,7 +44,7 @@ def serve_call(namespace: dict, function_name: str, reference_names: list[str], 
     """Kernel side of a graded call: run the student's function on the grader's inputs, send back the result.
 
     Reads ``(args, kwargs)`` from ``request`` and writes ``{"output" or "raised", "after"}`` to ``reply``,
-    both in :mod:`~nnlab.grading.wire_format`.
+    both in :mod:`~nnlab_instructor.grading.wire_format`.
     """
     args, kwargs = wire_format.load(Path(request))
     out_of_memory = None
@@ -76,7 +76,7 @@ def apply_changes(args: tuple, kwargs: dict, args_after: list, kwargs_after: dic
 
 
 def withhold(names: list[str] | tuple[str, ...]) -> None:
-    """Make ``nnlab.reference.<name>`` unusable for the rest of this process (a grading kernel).
+    """Make ``nnlab_instructor.reference.<name>`` unusable for the rest of this process (a grading kernel).
 
     While a notebook is graded, the reference implementation of what it grades is withheld from the
     student's kernel, so code in the kernel cannot call it to fake a correct result.
@@ -86,7 +86,7 @@ def withhold(names: list[str] | tuple[str, ...]) -> None:
         if function is None:
             continue
         message = (
-            f"nnlab.reference.{name} is withheld while your notebook is graded: the graded function must be your own"
+            f"nnlab_instructor.reference.{name} is withheld while your notebook is graded: the graded function must be your own"
         )
         namespace: dict[str, Any] = {}
         exec(f"def {name}(*args, **kwargs):\n    raise NotImplementedError({message!r})", namespace)

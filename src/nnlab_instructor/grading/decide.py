@@ -2,7 +2,7 @@
 
 The student's kernel only computes: when a test cell calls ``checks.call_own(softmax, Z, ...)``, this
 process sends ``Z`` to the kernel, the kernel runs the student's ``softmax`` on it and sends back what
-it returned (:mod:`nnlab.grading.wire_format`, never pickle). The test cell itself -- the instructor's source, hidden
+it returned (:mod:`nnlab_instructor.grading.wire_format`, never pickle). The test cell itself -- the instructor's source, hidden
 tests included -- runs in this process with the real numpy and nnlab, so nothing a student does inside
 the kernel (patching numpy or nnlab, redefining ``assert`` or the checks, IPython input or AST
 transformers, ``skip-execution`` tags, ``sys.displayhook``, printing "tests passed", a fake module next
@@ -32,7 +32,7 @@ from typing import Any
 import nbformat
 from nbgrader.utils import is_grade, is_solution
 
-from .. import checks
+from nnlab import checks
 from .. import reference as reference_module
 from . import kernel_link, wire_format
 from .sandbox import ExecutionReport, Limits, SandboxNotebookClient, execute_notebook
@@ -268,7 +268,7 @@ class Grader:
         wire_format.save(request, [list(args), kwargs])
         request.chmod(0o644)
         code = (
-            f"__import__('nnlab.grading.kernel_link', fromlist=['serve_call']).serve_call("
+            f"__import__('nnlab_instructor.grading.kernel_link', fromlist=['serve_call']).serve_call("
             f"get_ipython().user_ns, {function!r}, {list(names)!r}, {str(request)!r}, {str(reply)!r})"
         )
         cell = nbformat.v4.new_code_cell(code)
@@ -329,7 +329,7 @@ def withheld_reference_source(names: list[str]) -> str:
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name in names:
             message = (
-                f"nnlab.reference.{node.name} is withheld while your notebook is graded: "
+                f"nnlab_instructor.reference.{node.name} is withheld while your notebook is graded: "
                 "the graded function must be your own"
             )
             node.body = ast.parse(f"raise NotImplementedError({message!r})").body
@@ -362,7 +362,7 @@ def grade_notebook(
         limits = dataclasses.replace(limits or Limits(), replace_paths=(*(limits or Limits()).replace_paths, *replace))
         grader = Grader(source, notebook, Path(workdir))
         # One call, run before any student cell; it leaves no name in the student's namespace.
-        startup = f"__import__('nnlab.grading.kernel_link', fromlist=['withhold']).withhold({names!r})\n"
+        startup = f"__import__('nnlab_instructor.grading.kernel_link', fromlist=['withhold']).withhold({names!r})\n"
         report = execute_notebook(notebook, workdir, limits, startup_code=startup, cell_handler=grader.handle)
     for grade_id in grader.tests:
         grader.verdicts.setdefault(grade_id, Verdict(False, f"not run: {report.detail}"))

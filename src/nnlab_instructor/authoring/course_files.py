@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..errors import NnlabError
+from nnlab.errors import NnlabError
 
 SAMPLE_STUDENTS = ("sample-solution", "sample-partial", "sample-blank")
 

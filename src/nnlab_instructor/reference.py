@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from scipy.special import expit
 
-from .augment import RandomShifts
+from nnlab.augment import RandomShifts
 
 Params = dict[str, np.ndarray]
 

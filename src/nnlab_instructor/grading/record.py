@@ -24,7 +24,7 @@ class UseGradedNotebook(NbGraderPreprocessor):
     """Stands in for nbgrader's Execute: hands on the notebook `nnlab grade` already executed.
 
     nnlab executed the student's cells in a sandboxed kernel and decided every test cell in a trusted
-    process (:mod:`nnlab.grading.decide`); nbgrader then records the points (SaveAutoGrades), late penalties
+    process (:mod:`nnlab_instructor.grading.decide`); nbgrader then records the points (SaveAutoGrades), late penalties
     and the autograded copy exactly as it would after its own execution.
     """
 
@@ -48,10 +48,10 @@ def recording_config(staged: Path) -> dict:
         "Autograde": {
             # nbgrader's OverwriteCells would compare the staged test cells, rightly the release's, with
             # the gradebook's copies that still hold the hidden tests, and warn "checksum has changed"
-            # for every untouched one; the trusted cells were already restored by nnlab.grading.submissions.
+            # for every untouched one; the trusted cells were already restored by nnlab_instructor.grading.submissions.
             "sanitize_preprocessors": ["nbgrader.preprocessors.CheckCellMetadata"],
             "autograde_preprocessors": [
-                "nnlab.grading.record.UseGradedNotebook",
+                "nnlab_instructor.grading.record.UseGradedNotebook",
                 "nbconvert.preprocessors.ClearMetadataPreprocessor",
                 "nbgrader.preprocessors.LimitOutput",
                 "nbgrader.preprocessors.SaveAutoGrades",
