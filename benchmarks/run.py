@@ -40,8 +40,9 @@ sys.path.insert(0, str(HERE))
 
 import tutorial  # noqa: E402  (benchmarks/tutorial.py: the seed tutorial's code)
 
+from nnlab.data import load_mnist, split  # noqa: E402
 from nnlab_instructor import reference as R  # noqa: E402
-from nnlab.data import load_mnist, one_hot, split  # noqa: E402
+from nnlab_instructor.reference import one_hot  # noqa: E402
 
 N_HIDDEN = 64
 TUTORIAL = dict(epochs=100, batches=10, learning_rate=0.1)  # the tutorial's settings

@@ -27,8 +27,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from nnlab.data import load_mnist, split
 from nnlab_instructor import reference as R
-from nnlab.data import load_mnist, one_hot, split
+from nnlab_instructor.reference import one_hot
 
 HERE = Path(__file__).resolve().parent
 

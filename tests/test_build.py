@@ -1,5 +1,6 @@
 """The generated copies (release/, submitted/ samples, notebooks/) are what `nnlab build` makes from source/."""
 
+import ast
 import json
 import re
 
@@ -8,6 +9,7 @@ import pytest
 from conftest import REPO
 
 from nnlab_instructor.authoring.course_files import assignments, grade_id, run_nbgrader
+from nnlab_instructor.authoring.released import EARLIER_STEPS, earlier_steps_source, graded_functions
 
 ASSIGNMENTS = assignments(REPO)
 EXPECTED = ["01-data", "02-softmax", "03-loss", "04-backprop", "05-batch-gd", "06-sgd", "07-overfitting"]
@@ -80,16 +82,18 @@ def test_nbgrader_validate_button_works_with_the_course_config():
 @pytest.mark.parametrize("name", EXPECTED)
 def test_executed_notebook_is_the_source_with_outputs(name):
     source = nbformat.read(REPO / "source" / name / f"{name}.ipynb", as_version=4)
-    executed = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
+    executed = nbformat.read(REPO / "notebooks" / name / f"{name}.ipynb", as_version=4)
     assert [c.source for c in executed.cells] == [c.source for c in source.cells], (
-        f"notebooks/{name}.ipynb is stale: run `nnlab build`"
+        f"notebooks/{name}/{name}.ipynb is stale: run `nnlab build`"
     )
     for cell in executed.cells:
         if cell.cell_type == "code":
-            assert cell.execution_count is not None, f"notebooks/{name}.ipynb: cell {grade_id(cell)} was not executed"
+            assert cell.execution_count is not None, (
+                f"notebooks/{name}/{name}.ipynb: cell {grade_id(cell)} was not executed"
+            )
             errors = [o for o in cell.outputs if o.output_type == "error"]
             assert not errors, (
-                f"notebooks/{name}.ipynb: cell {grade_id(cell)} raised {errors[0].ename}: {errors[0].evalue}"
+                f"notebooks/{name}/{name}.ipynb: cell {grade_id(cell)} raised {errors[0].ename}: {errors[0].evalue}"
             )
     for cell in source.cells:
         if cell.cell_type == "code":
@@ -150,14 +154,31 @@ def test_executed_notebooks_keep_no_machine_specific_text(tmp_path):
     sanitize_outputs(notebook, REPO / SANITIZE_CONFIG)
     assert cell.outputs[0]["text"] == "  File CELL.py:2\n"
     assert cell.outputs[1]["data"]["text/plain"] == "<Figure at 0xADDRESS>"
-    for path in sorted([*(REPO / "notebooks").glob("*.ipynb"), *(REPO / "autograded").glob("*/*/*.ipynb")]):
+    for path in sorted([*(REPO / "notebooks").glob("*/*.ipynb"), *(REPO / "autograded").glob("*/*/*.ipynb")]):
         text = path.read_text()
         assert "/shared/mnist" not in text and "MNIST_DIR: " not in text, (
             f"{path} was built on other data than the built-in MNIST"
         )
-    for path in sorted((REPO / "notebooks").glob("*.ipynb")):
+    for path in sorted((REPO / "notebooks").glob("*/*.ipynb")):
         assert (
             "nnlab: loaded MNIST's official test split, built into nnlab: 10,000 images of 28x28" in path.read_text()
         ), path
     with pytest.raises(Exception, match="no nbval sanitize rules"):
         sanitize_outputs(notebook, tmp_path / "missing.cfg")
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_an_assignment_releases_only_earlier_assignments_solutions(name):
+    # earlier_steps.py is the course's code for what earlier notebooks graded; nothing this notebook or
+    # a later one grades may be in it (nor anywhere else a student gets).
+    later = {f for a in EXPECTED[EXPECTED.index(name) :] for f in graded_functions(REPO, a)}
+    earlier = {f for a in EXPECTED[: EXPECTED.index(name)] for f in graded_functions(REPO, a)}
+    for folder in ("source", "release", "submitted/sample-blank"):
+        path = REPO / folder / name / EARLIER_STEPS
+        if not earlier:
+            assert not path.exists(), f"{folder}/{name}/{EARLIER_STEPS} exists, but no earlier notebook grades anything"
+            continue
+        defined = {n.name for n in ast.parse(path.read_text()).body if isinstance(n, ast.FunctionDef)}
+        assert not defined & later, f"{folder}/{name}/{EARLIER_STEPS} gives away {sorted(defined & later)}"
+        assert earlier <= defined, f"{folder}/{name}/{EARLIER_STEPS} lacks {sorted(earlier - defined)}"
+        assert path.read_text() == earlier_steps_source(REPO, name), f"{path} is stale: run `nnlab build`"

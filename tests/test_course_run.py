@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
+from nnlab.data import BUILTIN_DIR, load_mnist, split
 from nnlab_instructor import reference as R
 from nnlab_instructor.cli import main
-from nnlab.data import BUILTIN_DIR, load_mnist, one_hot, split
+from nnlab_instructor.reference import one_hot
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,9 @@ from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils import Bunch
 
 from nnlab import data as nndata
-from nnlab.data import BUILTIN_DIR, Digits, load_mnist, one_hot, split
+from nnlab.data import BUILTIN_DIR, Digits, load_mnist, split
 from nnlab.idx import OFFICIAL_MD5, IDXError, verify_checksum, write_idx
+from nnlab_instructor.reference import one_hot
 
 # ---------------------------------------------------------------------------
 # fixtures

@@ -2,7 +2,8 @@
 
 One temporary course is built (source/, samples/, nbgrader_config.py copied, release and sample class
 generated), a crafted submission per case is written next to the sample class, and the whole class is
-graded ONCE by :func:`nnlab_instructor.grading.pipeline.grade` with 2 workers and small limits. Then every student's row of
+graded ONCE by :func:`nnlab_instructor.grading.pipeline.grade` with 2 workers and small limits. Then every
+student's row of
 ``grades/02-softmax.csv`` is compared with what it must be (score, status, a piece of the detail), the
 gradebook with the grade table, the feedback with what it may show, and two more runs check that
 re-grading one student replaces only that row and that a failure of the grader keeps the previous one.
@@ -264,32 +265,40 @@ def write_class(root: Path, port: int) -> None:
         "wrong-patches-serve-call",
         WRONG,
         before_tests=(
-            "import nnlab_instructor.grading.kernel_link, nnlab_instructor.grading.wire_format, nnlab_instructor.reference\n"
+            "import nnlab_instructor.grading.kernel_link as _link, nnlab_instructor.grading.wire_format as _wire\n"
             "from pathlib import Path\n"
-            "def _serve(namespace, function_name, reference_names, request, reply):\n"
-            "    args, kwargs = nnlab_instructor.grading.wire_format.load(Path(request))\n"
-            "    try:\n"
-            "        output = nnlab_instructor.reference.softmax(*args)  # withheld while grading\n"
-            "    except Exception:\n"
-            "        output = namespace[function_name](*args)\n"
-            "    nnlab_instructor.grading.wire_format.save(Path(reply), {'output': output, 'after': [list(args), kwargs]})\n"
-            "nnlab_instructor.grading.kernel_link.serve_call = _serve\n",
+            "try:\n"
+            "    from nnlab_instructor.reference import softmax as _answer  # the answer key: not importable here\n"
+            "except ImportError:\n"
+            "    _answer = None\n"
+            "def _serve(namespace, function_name, request, reply):\n"
+            "    args, kwargs = _wire.load(Path(request))\n"
+            "    output = (_answer or namespace[function_name])(*args)\n"
+            "    _wire.save(Path(reply), {'output': output, 'after': [list(args), kwargs]})\n"
+            "_link.serve_call = _serve\n",
         ),
     )
-    # the withheld reference softmax brought back by re-importing nnlab_instructor.reference, served as the result
+    # the answer key's file read and executed by hand, its softmax served as the result
     put(
         "wrong-reloads-reference",
         WRONG,
         before_tests=(
-            "import importlib, nnlab_instructor.grading.kernel_link, nnlab_instructor.grading.wire_format, nnlab_instructor.reference\n"
+            "import importlib.util, nnlab_instructor\n"
+            "import nnlab_instructor.grading.kernel_link as _link, nnlab_instructor.grading.wire_format as _wire\n"
             "from pathlib import Path\n"
-            "importlib.reload(nnlab_instructor.reference)\n"
-            "_reference_softmax = nnlab_instructor.reference.softmax\n"
-            "def _serve(namespace, function_name, reference_names, request, reply):\n"
-            "    args, kwargs = nnlab_instructor.grading.wire_format.load(Path(request))\n"
-            "    nnlab_instructor.grading.wire_format.save(Path(reply), "
-            "{'output': _reference_softmax(*args), 'after': [list(args), kwargs]})\n"
-            "nnlab_instructor.grading.kernel_link.serve_call = _serve\n",
+            "try:\n"
+            "    _spec = importlib.util.spec_from_file_location(\n"
+            "        '_key', Path(nnlab_instructor.__file__).parent / 'reference.py')\n"
+            "    _key = importlib.util.module_from_spec(_spec)\n"
+            "    _spec.loader.exec_module(_key)\n"
+            "    _answer = _key.softmax\n"
+            "except Exception:\n"
+            "    _answer = None\n"
+            "def _serve(namespace, function_name, request, reply):\n"
+            "    args, kwargs = _wire.load(Path(request))\n"
+            "    output = (_answer or namespace[function_name])(*args)\n"
+            "    _wire.save(Path(reply), {'output': output, 'after': [list(args), kwargs]})\n"
+            "_link.serve_call = _serve\n",
         ),
     )
     put(

@@ -13,8 +13,8 @@ import pytest
 import tomllib
 from conftest import REPO
 
-from nnlab_instructor.cli import build_parser
 from nnlab.data import BUILTIN_SHA256
+from nnlab_instructor.cli import build_parser
 
 # conda-forge names that differ from PyPI's (none yet; add them here rather than special-casing).
 CONDA_TO_PIP: dict[str, str] = {}

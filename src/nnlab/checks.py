@@ -1,31 +1,38 @@
 """Assertions for the notebooks' test cells: each failure says what is wrong and where.
 
-A test cell compares a student's function with :mod:`nnlab_instructor.reference`::
+A test cell compares a student's function with the course's result on the same inputs::
 
     Z = checks.random_scores((10, 4), seed=0)
-    P = checks.call_own(softmax, Z, reference="softmax")
+    P_expected = checks.expected("softmax", Z)      # before the call: the function may change Z
+    P = checks.call_own(softmax, Z)
     checks.assert_columns_sum_to_one(P, name="softmax(Z)")
-    checks.assert_close(P, reference.softmax(Z), name="softmax(Z)", rtol=1e-5, atol=1e-12)
+    checks.assert_close(P, P_expected, name="softmax(Z)", rtol=checks.RTOL, atol=checks.ATOL)
 
-:func:`call_own` runs the student's function with the reference implementation of the same name
-switched off, so a function that only calls ``nnlab_instructor.reference`` earns nothing.
+Students never have the course's solutions: :func:`expected` reads the values released with the
+notebook (``expected_values.json`` beside it, recorded by ``nnlab build`` from the instructor's answer
+key for exactly the visible tests' inputs). Where the answer key is installed (the instructor's
+environment, the grader) it computes them instead, hidden tests included.
 
 While grading, the test cells run in the grader, never in the student's kernel: :func:`call_own` goes
-through the link that :mod:`nnlab_instructor.grading.kernel_link` installs, which runs the student's function in
-the kernel and brings back what it returned, so the assertions that decide the points run where a
-student cannot reach.
+through the link that :mod:`nnlab_instructor.grading.kernel_link` installs, which runs the student's
+function in the kernel and brings back what it returned, so the assertions that decide the points run
+where a student cannot reach.
 """
 
 from __future__ import annotations
 
-import contextlib
-import types
-from collections.abc import Callable, Iterator
+import hashlib
+import importlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from nnlab_instructor import reference  # noqa: I001  (temporary, replaced by recorded values)
+from .network import init_params
 
 # Tolerances test cells use for values computed the same way as the reference: loose enough for a
 # correct float32 implementation (about 7 significant digits), tight enough to catch any real mistake.
@@ -70,8 +77,8 @@ def one_hot_columns(labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
 
 
 def random_probabilities(n_classes: int, n_samples: int, seed: int) -> np.ndarray:
-    """Seeded probabilities of shape (n_classes, n_samples), each column summing to 1."""
-    return reference.softmax(random_scores((n_classes, n_samples), seed))
+    """Seeded probabilities of shape (n_classes, n_samples), each column summing to 1 (Dirichlet draws)."""
+    return np.random.default_rng(seed).dirichlet(np.ones(n_classes), size=n_samples).T
 
 
 def random_problem(
@@ -82,40 +89,13 @@ def random_problem(
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n_features, n_samples))
     Y = one_hot_columns(rng.integers(0, n_classes, n_samples), n_classes)
-    params = reference.init_params(n_features, n_hidden, n_classes, seed=rng)
+    params = init_params(n_features, n_hidden, n_classes, seed=rng)
     params["b1"] += rng.normal(scale=0.5, size=params["b1"].shape)
     params["b2"] += rng.normal(scale=0.5, size=params["b2"].shape)
     return X, Y, params
 
 
 # --------------------------------------------------------------------------- the student's own code
-
-
-@contextlib.contextmanager
-def reference_disabled(*names: str) -> Iterator[None]:
-    """Inside the block, calling ``nnlab_instructor.reference.<name>`` under any alias fails with a clear message.
-
-    The function's code object is swapped, so ``from nnlab_instructor.reference import softmax as s`` done
-    earlier is caught as well as ``nnlab_instructor.reference.softmax``.
-    """
-    saved: dict[str, types.CodeType] = {}
-    try:
-        for name in names:
-            function = getattr(reference, name, None)
-            if function is None:  # a graded function with no counterpart of that name in nnlab
-                continue
-            message = (
-                f"your function called nnlab_instructor.reference.{name}: the graded function must be your own "
-                f"implementation (nnlab's copy earns no points)"
-            )
-            namespace: dict[str, Any] = {}
-            exec(f"def {name}(*args, **kwargs):\n    raise AssertionError({message!r})", namespace)
-            saved[name] = function.__code__
-            function.__code__ = namespace[name].__code__
-        yield
-    finally:
-        for name, code in saved.items():
-            getattr(reference, name).__code__ = code
 
 
 # While grading, the link to the student's kernel (nnlab_instructor.grading.kernel_link): ``remote(function_name,
@@ -130,28 +110,163 @@ def set_remote(caller: Callable | None) -> None:
     _remote = caller
 
 
-def call_own(function: Callable, *args: Any, reference: str | tuple[str, ...], **kwargs: Any) -> Any:
-    """Call the student's ``function`` with nnlab's implementation(s) named ``reference`` disabled.
+def call_own(function: Callable, *args: Any, **kwargs: Any) -> Any:
+    """Call the student's ``function`` (while grading: in the student's kernel, from the grader).
 
     Raises
     ------
     CheckFailure
-        If ``function`` is nnlab's own, or calls it.
+        If ``function`` is not the student's own (imported from a library), or an assertion inside it fails.
     """
-    names = (reference,) if isinstance(reference, str) else tuple(reference)
     if _remote is not None:
-        return _remote(getattr(function, "__name__", str(function)), names, args, kwargs)
+        return _remote(getattr(function, "__name__", str(function)), args, kwargs)
     module = getattr(function, "__module__", "") or ""
-    if module.startswith("nnlab") or module.startswith("scipy.special"):
+    if module.split(".")[0] in ("nnlab", "nnlab_instructor", "earlier_steps", "scipy", "sklearn"):
         raise CheckFailure(
             f"{getattr(function, '__name__', function)!s} comes from {module}: write your own implementation "
             f"in the cell above (imported functions earn no points)"
         )
-    with reference_disabled(*names):
-        try:
-            return function(*args, **kwargs)
-        except AssertionError as error:
-            raise CheckFailure(str(error)) from None
+    try:
+        return function(*args, **kwargs)
+    except AssertionError as error:
+        raise CheckFailure(str(error)) from None
+
+
+# --------------------------------------------------------------------------- the course's expected values
+
+EXPECTED_FILE = "expected_values.json"
+RECORD_ENV = "NNLAB_RECORD_EXPECTED"
+ANSWER_KEY = "nnlab_instructor.reference"
+
+_answer_key: ModuleType | None = None
+
+
+def use_answer_key(module: ModuleType | None) -> None:
+    """Compute :func:`expected` values with ``module`` (the grader's answer key); None: the default rules."""
+    global _answer_key
+    _answer_key = module
+
+
+def _digest(value: Any, sink: Any) -> None:
+    """Feed a canonical encoding of a test input to ``sink`` (a hashlib object)."""
+    if isinstance(value, np.ndarray | np.generic):
+        array = np.ascontiguousarray(value)
+        sink.update(f"nd|{array.dtype.str}|{array.shape}|".encode())
+        if np.issubdtype(array.dtype, np.floating):
+            # Inputs computed with exp or a matrix product can differ in the last bit from one CPU to
+            # another: the key keeps 24 bits of each mantissa, far above that noise.
+            mantissa, exponent = np.frexp(array.astype(np.float64))
+            array = np.stack([np.round(mantissa * 2**24), exponent.astype(np.float64)])
+        sink.update(array.tobytes())
+    elif isinstance(value, dict):
+        sink.update(f"dict|{len(value)}|".encode())
+        for key in sorted(value, key=str):
+            _digest(str(key), sink)
+            _digest(value[key], sink)
+    elif isinstance(value, list | tuple):
+        sink.update(f"{type(value).__name__}|{len(value)}|".encode())
+        for item in value:
+            _digest(item, sink)
+    elif isinstance(value, float):
+        _digest(np.float64(value), sink)
+    elif value is None or isinstance(value, bool | int | str):
+        sink.update(f"{type(value).__name__}|{value!r}|".encode())
+    elif isinstance(value, np.random.Generator):
+        sink.update(f"rng|{value.bit_generator.state!r}|".encode())
+    else:
+        raise TypeError(f"checks.expected cannot key an argument of type {type(value).__name__}")
+
+
+def expected_key(function_name: str, args: tuple, kwargs: dict) -> str:
+    """The name under which the course's result of ``function_name(*args, **kwargs)`` is released."""
+    sink = hashlib.sha256()
+    _digest([list(args), kwargs], sink)
+    return f"{function_name}:{sink.hexdigest()[:24]}"
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, np.ndarray | np.generic):
+        array = np.asarray(value)
+        return {"ndarray": array.dtype.str, "shape": list(array.shape), "data": array.reshape(-1).tolist()}
+    if isinstance(value, dict):
+        return {"dict": {str(k): _encode(v) for k, v in value.items()}}
+    if isinstance(value, list | tuple):
+        return {type(value).__name__: [_encode(v) for v in value]}
+    if value is None or isinstance(value, bool | int | float | str):
+        return {"value": value}
+    raise TypeError(f"checks.expected cannot release a result of type {type(value).__name__}")
+
+
+def _decode(encoded: dict) -> Any:
+    if "ndarray" in encoded:
+        return np.array(encoded["data"], dtype=np.dtype(encoded["ndarray"])).reshape(encoded["shape"])
+    if "dict" in encoded:
+        return {k: _decode(v) for k, v in encoded["dict"].items()}
+    if "list" in encoded:
+        return [_decode(v) for v in encoded["list"]]
+    if "tuple" in encoded:
+        return tuple(_decode(v) for v in encoded["tuple"])
+    return encoded["value"]
+
+
+def _installed_answer_key() -> ModuleType | None:
+    try:
+        return importlib.import_module(ANSWER_KEY)
+    except ImportError:
+        return None
+
+
+def expected(function_name: str, *args: Any, **kwargs: Any) -> Any:
+    """The course's result of ``function_name(*args, **kwargs)``: what a test compares the student's with.
+
+    In a student's environment the value comes from ``expected_values.json`` beside the notebook,
+    released with it; where the instructor's answer key is installed it is computed (and, while
+    ``nnlab build`` records a release, written to that file). Call it before the student's function,
+    which may change its arguments.
+
+    Raises
+    ------
+    LookupError
+        In a student's environment, for inputs whose value was not released (the file is missing,
+        or the test cell's inputs were changed).
+    """
+    key = expected_key(function_name, args, kwargs)
+    answer_key = _answer_key or _installed_answer_key()
+    if answer_key is not None:
+        value = getattr(answer_key, function_name)(*args, **kwargs)
+        record = os.environ.get(RECORD_ENV)
+        if record and _answer_key is None:
+            _record(Path(record), key, value)
+        return value
+    released = _released_values(Path(EXPECTED_FILE))
+    if key not in released:
+        raise LookupError(
+            f"no released value of {function_name} for these inputs: {EXPECTED_FILE}, which comes with this "
+            f"notebook, must be in the notebook's folder, and the test cell's inputs must be the ones it was "
+            f"released with (fetch the assignment again to restore both)"
+        )
+    return _decode(released[key])
+
+
+_cache: dict[Path, tuple[float, dict]] = {}
+
+
+def _released_values(path: Path) -> dict:
+    try:
+        stamp = path.stat().st_mtime
+    except OSError:
+        return {}
+    if path not in _cache or _cache[path][0] != stamp:
+        _cache[path] = (stamp, json.loads(path.read_text()).get("values", {}))
+    return _cache[path][1]
+
+
+def _record(path: Path, key: str, value: Any) -> None:
+    """Add one value to the file ``nnlab build`` releases (kept sorted, so rebuilds do not reorder it)."""
+    values = json.loads(path.read_text())["values"] if path.exists() else {}
+    values[key] = _encode(value)
+    document = {"about": "the course's results for this notebook's visible tests (nnlab build)", "values": values}
+    path.write_text(json.dumps(document, sort_keys=True, indent=1) + "\n")
 
 
 # --------------------------------------------------------------------------- assertions
@@ -168,7 +283,7 @@ def assert_array(value: Any, *, name: str, shape: tuple[int, ...] | None = None)
     if shape is not None and value.shape != tuple(shape):
         hint = ""
         if value.shape == tuple(reversed(shape)) and len(shape) == 2:
-            hint = ": rows and columns are swapped (samples are columns here)"
+            hint = ": rows and columns are swapped (which axis holds the samples here?)"
         elif value.size == int(np.prod(shape)):
             hint = ": right number of entries, wrong shape (keepdims? reshape?)"
         raise CheckFailure(f"{name} has shape {value.shape}, expected {tuple(shape)}{hint}")

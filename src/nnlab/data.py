@@ -15,7 +15,6 @@ Public API
 ----------
 Digits
 load_mnist(mnist_dir=None, *, full=False, use_openml=True, data_home=None) -> Digits
-one_hot(y, n_classes=10) -> ndarray (n_samples, n_classes)
 split(data, *, test_size=0.2, seed=0) -> X_train, X_test, y_train, y_test
 """
 
@@ -32,12 +31,11 @@ from pathlib import Path
 import numpy as np
 import sklearn.datasets
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import OneHotEncoder
 
 from .errors import NnlabError
 from .idx import read_idx, verify_checksum, verify_sha256
 
-__all__ = ["BUILTIN_DIR", "Digits", "MNISTNotFoundError", "load_mnist", "one_hot", "split"]
+__all__ = ["BUILTIN_DIR", "Digits", "MNISTNotFoundError", "load_mnist", "split"]
 
 logger = logging.getLogger("nnlab")
 
@@ -471,53 +469,6 @@ def _require_full(data: Digits, where: str) -> None:
 
 
 # ---------------------------------------------------------------------------
-
-
-def one_hot(y: np.ndarray, n_classes: int = 10) -> np.ndarray:
-    """One-hot encode integer labels.
-
-    Parameters
-    ----------
-    y : array_like of shape (n_samples,)
-        Integer labels in ``0..n_classes-1``.
-    n_classes : int, default=10
-        Number of classes (columns), fixed so that a batch that happens to
-        miss a digit still gets all 10 columns.
-
-    Returns
-    -------
-    ndarray of shape (n_samples, n_classes), float64
-        Dense: row ``i`` is 1.0 in column ``y[i]`` and 0.0 elsewhere.
-
-    Raises
-    ------
-    ValueError
-        If ``y`` is not 1-D, or a label is not an integer in range (the
-        message names the first bad label and its index).
-    """
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"one_hot: y must be 1-D (n_samples,), got shape {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer):
-        # Accept integral floats (labels often pass through float arrays) but
-        # never truncate 2.5 to 2.
-        if not np.issubdtype(y.dtype, np.number):
-            raise ValueError(f"one_hot: labels must be integers, got dtype {y.dtype}")
-        non_int = np.flatnonzero(~np.isfinite(y) | (np.mod(y, 1) != 0))
-        if non_int.size:
-            i = int(non_int[0])
-            raise ValueError(f"one_hot: label {y[i].item()!r} at index {i} is not an integer")
-        y = y.astype(np.int64)
-    bad = np.flatnonzero((y < 0) | (y >= n_classes))
-    if bad.size:
-        i = int(bad[0])
-        raise ValueError(
-            f"one_hot: label {int(y[i])} at index {i} is outside 0..{n_classes - 1} ({bad.size} bad label(s) in total)"
-        )
-    # sparse_output replaced sparse= in scikit-learn 1.2 (sparse= was removed
-    # in 1.4); dense output is what the numpy network code expects.
-    encoder = OneHotEncoder(sparse_output=False, categories=[np.arange(n_classes)], dtype=np.float64)
-    return encoder.fit_transform(y.reshape(-1, 1))
 
 
 def split(

@@ -6,8 +6,9 @@ import argparse
 import logging
 import sys
 
-from .commands import build, course, grade, train
 from nnlab.errors import NnlabError
+
+from .commands import build, course, grade, train
 
 DESCRIPTION = """\
 Neural networks from scratch in numpy, on MNIST: the course's command.

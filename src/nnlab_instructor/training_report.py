@@ -10,8 +10,10 @@ import numpy as np
 from sklearn.metrics import classification_report, confusion_matrix
 
 from nnlab import plots
+from nnlab.data import load_mnist, split
+
 from . import reference as R
-from nnlab.data import load_mnist, one_hot, split
+from .reference import one_hot
 
 
 def train_and_report(

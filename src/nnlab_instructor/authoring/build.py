@@ -2,7 +2,10 @@
 
 - ``release/<assignment>/``: the student copies, by ``nbgrader generate_assignment``;
 - ``submitted/sample-*/<assignment>/``: the sample class (solution, partial, blank) graded by the tests;
-- ``notebooks/<assignment>.ipynb``: the source notebooks executed with their outputs, the nbval baseline.
+- ``source/<assignment>/earlier_steps.py`` and ``expected_values.json``: what the assignment releases
+  beside its notebook instead of an answer key (:mod:`nnlab_instructor.authoring.released`);
+- ``notebooks/<assignment>/<assignment>.ipynb``: the source notebooks executed with their outputs (the
+  nbval baseline), beside the files released with them.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -17,6 +21,8 @@ from pathlib import Path
 
 import nbformat
 from nbgrader.utils import is_solution
+
+from nnlab.checks import RECORD_ENV
 
 from .course_files import (
     SANITIZE_CONFIG,
@@ -26,10 +32,12 @@ from .course_files import (
     nbgrader_env,
     nbgrader_failure,
     read_notebook,
+    released_files,
     sanitize_outputs,
     source_notebook,
     write_notebook,
 )
+from .released import EXPECTED_VALUES, write_earlier_steps
 
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
@@ -38,6 +46,8 @@ SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 def build(root: Path, names: list[str], *, execute: bool = True, workers: int = 1) -> None:
     for name in names:
         source_notebook(root, name)  # fail before any work if one is missing
+    for name in names:
+        write_earlier_steps(root, name)
         result = call_nbgrader(root, "generate_assignment", name, force=True, create=True)
         if not result["success"]:
             raise CourseError(f"{nbgrader_failure('generate_assignment', result)}\n{result.get('log', '')}")
@@ -47,22 +57,84 @@ def build(root: Path, names: list[str], *, execute: bool = True, workers: int = 
     if execute:
         started = time.perf_counter()
         with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+            recorded = pool.map(record_expected_values, [root] * len(names), names)
+            for name, seconds in zip(names, recorded):
+                print(f"source/{name}/{EXPECTED_VALUES}: recorded from the released notebook in {seconds:.0f} s")
             done = pool.map(
                 execute_notebook,
                 [source_notebook(root, n) for n in names],
-                [root / "notebooks" / f"{n}.ipynb" for n in names],
+                [root / "notebooks" / n / f"{n}.ipynb" for n in names],
                 [root / SANITIZE_CONFIG] * len(names),
             )
             for name, seconds in zip(names, done):
-                print(f"notebooks/{name}.ipynb: executed in {seconds:.0f} s")
+                print(f"notebooks/{name}/{name}.ipynb: executed in {seconds:.0f} s")
         print(f"notebooks executed in {time.perf_counter() - started:.0f} s")
+    for name in names:
+        place_released_files(root, name)
+
+
+def place_released_files(root: Path, name: str) -> None:
+    """Copy what ``source/<name>/`` releases beside the notebook into every generated folder that holds it."""
+    files = released_files(root, name)
+    folders = [root / "release" / name]
+    if (root / "notebooks" / name).is_dir():
+        folders.append(root / "notebooks" / name)
+    folders += [root / "submitted" / s / name for s in ("sample-blank", "sample-solution", "sample-partial")]
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in [p for p in folder.iterdir() if p.suffix in (".py", ".json") and p.name not in files]:
+            stale.unlink()
+        for file_name, content in files.items():
+            if not (folder / file_name).exists() or (folder / file_name).read_bytes() != content:
+                (folder / file_name).write_bytes(content)
+
+
+def record_expected_values(root: Path, name: str) -> float:
+    """Run the release with the model solutions, recording the course's value for every visible check.
+
+    The result is ``source/<name>/expected_values.json`` (none if the notebook checks nothing against the
+    course's values). Any error in the run fails the build: the released tests must pass on the solution.
+    """
+    started = time.perf_counter()
+    sample = root / "submitted" / "sample-solution" / name / f"{name}.ipynb"
+    target = root / "source" / name / EXPECTED_VALUES
+    with tempfile.TemporaryDirectory(prefix="nnlab-record-") as folder:
+        work = Path(folder)
+        for file_name, content in released_files(root, name).items():
+            if file_name != EXPECTED_VALUES:
+                (work / file_name).write_bytes(content)
+        shutil.copy(sample, work / sample.name)
+        record = work / EXPECTED_VALUES
+        os.environ[RECORD_ENV] = str(record)
+        try:
+            notebook = run_notebook(work / sample.name, timeout=600)
+        finally:
+            del os.environ[RECORD_ENV]
+        fail_on_errors(notebook, f"release/{name} with the model solutions")
+        if record.exists():
+            if not target.exists() or target.read_bytes() != record.read_bytes():
+                shutil.copy(record, target)
+        else:
+            target.unlink(missing_ok=True)
+    return time.perf_counter() - started
 
 
 # --------------------------------------------------------------------------- executed notebooks
 
 
-def execute_notebook(source: Path, destination: Path, sanitize_config: Path, timeout: int = 600) -> float:
-    """Execute a source notebook (solutions included) and write it with its outputs; return seconds taken."""
+def fail_on_errors(notebook: nbformat.NotebookNode, what: str) -> None:
+    """Raise CourseError naming the first cell that raised (cells tagged ``raises-exception`` may)."""
+    for cell in notebook.cells:
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if errors and "raises-exception" not in cell.get("metadata", {}).get("tags", []):
+            raise CourseError(f"{what}: cell {grade_id(cell)} raised {errors[0].ename}: {errors[0].evalue}")
+
+
+def run_notebook(path: Path, timeout: int = 600) -> nbformat.NotebookNode:
+    """Execute a notebook in its folder in a fresh kernel of this environment; return it with its outputs.
+
+    A cell that raises does not stop the run: its error is in its outputs.
+    """
     from nbclient import NotebookClient
 
     # The python3 kernel spec runs "python" from PATH: make that this environment's interpreter.
@@ -74,8 +146,7 @@ def execute_notebook(source: Path, destination: Path, sanitize_config: Path, tim
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
 
-    notebook = read_notebook(source)
-    started = time.perf_counter()
+    notebook = read_notebook(path)
     with tempfile.TemporaryDirectory(prefix="nnlab-kernel-") as sockets:
         # Unix sockets, not TCP ports: kernels started side by side by several workers could
         # otherwise pick the same free port and one of them dies before it starts.
@@ -86,9 +157,10 @@ def execute_notebook(source: Path, destination: Path, sanitize_config: Path, tim
             timeout=timeout,
             kernel_name="python3",
             record_timing=False,
+            allow_errors=True,
             # How print() output is split into messages depends on timing; merged, it does not.
             coalesce_streams=True,
-            resources={"metadata": {"path": str(source.parent)}},
+            resources={"metadata": {"path": str(path.parent)}},
         )
         try:
             client.execute()
@@ -96,6 +168,14 @@ def execute_notebook(source: Path, destination: Path, sanitize_config: Path, tim
             # nbclient shuts down only kernels it made itself.
             if kernel.has_kernel:
                 run_sync(kernel.shutdown_kernel)(now=True)
+    return notebook
+
+
+def execute_notebook(source: Path, destination: Path, sanitize_config: Path, timeout: int = 600) -> float:
+    """Execute a source notebook (solutions included) and write it with its outputs; return seconds taken."""
+    started = time.perf_counter()
+    notebook = run_notebook(source, timeout)
+    fail_on_errors(notebook, str(source))
     # The interpreter's patch version is not part of the course and would make rebuilds differ.
     notebook.metadata.get("language_info", {}).pop("version", None)
     sanitize_outputs(notebook, sanitize_config)

@@ -47,6 +47,17 @@ def source_notebook(root: Path, assignment: str) -> Path:
     return path
 
 
+def released_files(root: Path, assignment: str) -> dict[str, bytes]:
+    """The files an assignment releases beside its notebook (``earlier_steps.py``, ``expected_values.json``),
+    as the instructor's ``source/`` holds them: what grading trusts, whatever a student handed in."""
+    folder = root / "source" / assignment
+    return {
+        path.name: path.read_bytes()
+        for path in sorted(folder.iterdir())
+        if path.is_file() and path.suffix in (".py", ".json") and not path.name.startswith(".")
+    }
+
+
 def nbgrader_env() -> dict[str, str]:
     """Environment for nbgrader subprocesses: this interpreter's bin first, since nbgrader shells out to alembic."""
     env = dict(os.environ)

@@ -2,12 +2,13 @@
 
 The student's kernel only computes: when a test cell calls ``checks.call_own(softmax, Z, ...)``, this
 process sends ``Z`` to the kernel, the kernel runs the student's ``softmax`` on it and sends back what
-it returned (:mod:`nnlab_instructor.grading.wire_format`, never pickle). The test cell itself -- the instructor's source, hidden
-tests included -- runs in this process with the real numpy and nnlab, so nothing a student does inside
-the kernel (patching numpy or nnlab, redefining ``assert`` or the checks, IPython input or AST
-transformers, ``skip-execution`` tags, ``sys.displayhook``, printing "tests passed", a fake module next
-to the notebook) can decide a point. The kernel never sees a hidden test, and the reference
-implementations of the graded functions are withheld from it.
+it returned (:mod:`nnlab_instructor.grading.wire_format`, never pickle). The test cell itself -- the
+instructor's source, hidden tests included -- runs in this process with the real numpy and nnlab, so
+nothing a student does inside the kernel (patching numpy or nnlab, redefining ``assert`` or the checks,
+IPython input or AST transformers, ``skip-execution`` tags, ``sys.displayhook``, printing "tests
+passed", a fake module next to the notebook) can decide a point. The kernel never sees a hidden
+test, and the course's answer key (:mod:`nnlab_instructor.reference`) cannot be imported or read
+there; the test cells' expected values are computed here, from it.
 
 Locked cells run in the kernel only when the student's cells need what they define (the set-up
 cell), so slow demos are not repeated for every student; the test cells get, in this process, the
@@ -23,8 +24,10 @@ import dataclasses
 import os
 import re
 import symtable
+import sys
 import tempfile
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,7 @@ import nbformat
 from nbgrader.utils import is_grade, is_solution
 
 from nnlab import checks
+
 from .. import reference as reference_module
 from . import kernel_link, wire_format
 from .sandbox import ExecutionReport, Limits, SandboxNotebookClient, execute_notebook
@@ -131,32 +135,6 @@ def _needed(cells: list, consumers: list) -> set[str]:
     return keep
 
 
-def withheld_names(source: nbformat.NotebookNode) -> list[str]:
-    """The reference functions a notebook grades: every ``reference=`` given to ``call_own`` in its tests."""
-    names: set[str] = set()
-    for cell in source.cells:
-        if not _is_test(cell):
-            continue
-        try:
-            tree = ast.parse(MAGIC_LINE.sub("", cell.source))
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "call_own":
-                for keyword in node.keywords:
-                    if keyword.arg == "reference":
-                        try:
-                            value = ast.literal_eval(keyword.value)
-                        except ValueError:
-                            raise ValueError(
-                                f"test cell {_meta(cell).get('grade_id')}: "
-                                "reference= must be a literal name or tuple of "
-                                f"names, got {ast.unparse(keyword.value)!r}"
-                            ) from None
-                        names.update([value] if isinstance(value, str) else value)
-    return sorted(names)
-
-
 def _hidden_lines(source: str) -> set[int]:
     lines: set[int] = set()
     for match in HIDDEN_REGION.finditer(source):
@@ -199,8 +177,11 @@ class StudentFunction:
 class Grader:
     """Drives one notebook: decides, cell by cell, what runs in the kernel and what runs here."""
 
-    def __init__(self, source: nbformat.NotebookNode, notebook: nbformat.NotebookNode, workdir: Path):
+    def __init__(
+        self, source: nbformat.NotebookNode, notebook: nbformat.NotebookNode, workdir: Path, trusted: Path | None = None
+    ):
         self.source = source
+        self.trusted = trusted
         self.notebook = notebook
         self.workdir = workdir
         self.calls_dir = workdir / ".nnlab-calls"
@@ -229,6 +210,13 @@ class Grader:
                 if cell.cell_type == "code" and _meta(cell).get("solution"):
                     for name in _names(cell.source)[0]:
                         namespace[name] = StudentFunction(name)
+            checks.use_answer_key(reference_module)
+            if self.trusted is not None:
+                # The set-up cell imports the files released with the notebook: the trusted copies, never
+                # the student's (this process grades one student, so the path and modules stay put).
+                sys.path.insert(0, str(self.trusted))
+                for module in [m for m in sys.modules if m.split(".")[0] == "earlier_steps"]:
+                    del sys.modules[module]
             for cell in self.trusted_setup:
                 exec(
                     compile(MAGIC_LINE.sub("", cell.source), f"<set-up cell {_meta(cell).get('grade_id')}>", "exec"),
@@ -250,15 +238,13 @@ class Grader:
         finally:
             checks.set_remote(None)
 
-    def _remote(self, printed: list, function: str, names: tuple, args: tuple, kwargs: dict) -> tuple:
+    def _remote(self, printed: list, function: str, args: tuple, kwargs: dict) -> tuple:
         """Called from the test's thread: run the student's function in the kernel, on the event loop."""
         assert self.loop is not None  # handle() set it before it started the test
-        future = asyncio.run_coroutine_threadsafe(
-            self._call_in_kernel(printed, function, names, args, kwargs), self.loop
-        )
+        future = asyncio.run_coroutine_threadsafe(self._call_in_kernel(printed, function, args, kwargs), self.loop)
         return future.result()
 
-    async def _call_in_kernel(self, printed: list, function: str, names: tuple, args: tuple, kwargs: dict) -> tuple:
+    async def _call_in_kernel(self, printed: list, function: str, args: tuple, kwargs: dict) -> tuple:
         assert self.client is not None  # handle() set it before it started the test
         self.calls += 1
         self.calls_dir.mkdir(exist_ok=True)
@@ -269,7 +255,7 @@ class Grader:
         request.chmod(0o644)
         code = (
             f"__import__('nnlab_instructor.grading.kernel_link', fromlist=['serve_call']).serve_call("
-            f"get_ipython().user_ns, {function!r}, {list(names)!r}, {str(request)!r}, {str(reply)!r})"
+            f"get_ipython().user_ns, {function!r}, {str(request)!r}, {str(reply)!r})"
         )
         cell = nbformat.v4.new_code_cell(code)
         status = await self.client.execute_in_kernel(cell, self.current_index)
@@ -323,36 +309,38 @@ class Grader:
         return False
 
 
-def withheld_reference_source(names: list[str]) -> str:
-    """nnlab/reference.py as the grading kernel sees it: the graded functions' bodies replaced by an error."""
-    tree = ast.parse(Path(reference_module.__file__).read_text())
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name in names:
-            message = (
-                f"nnlab_instructor.reference.{node.name} is withheld while your notebook is graded: "
-                "the graded function must be your own"
-            )
-            node.body = ast.parse(f"raise NotImplementedError({message!r})").body
-    return ast.unparse(tree) + "\n"
+def withheld_answer_key_source() -> str:
+    """The answer key's file as the grading kernel sees it: a module that refuses to be imported."""
+    message = (
+        f"{checks.ANSWER_KEY}, the course's answer key, is not available in a student's kernel: "
+        "the graded functions must be your own"
+    )
+    return f"raise ImportError({message!r})\n"
 
 
 def grade_notebook(
-    source: nbformat.NotebookNode, notebook: nbformat.NotebookNode, limits: Limits | None = None
+    source: nbformat.NotebookNode,
+    notebook: nbformat.NotebookNode,
+    limits: Limits | None = None,
+    files: Mapping[str, bytes] | None = None,
 ) -> GradedNotebook:
     """Execute ``notebook`` (a prepared submission) in the sandbox with this process deciding every test.
 
-    The kernel sees a ``nnlab/reference.py`` whose graded functions are withheld (and no compiled copy
-    of the real one), so no code in it -- not even a reload or a read of the file -- can produce the
-    reference's results; where mount namespaces are missing, the functions are still withheld in memory.
+    ``files`` are the assignment's trusted files released beside the notebook (``earlier_steps.py``...):
+    the kernel's working copy gets them, whatever the student handed in under those names, and the
+    test cells here import them too. The kernel sees an answer key (``nnlab_instructor/reference.py``)
+    that refuses to be imported, and no compiled copy of the real one; where mount namespaces are
+    missing, it is still unimportable in memory.
     """
-    names = withheld_names(source)
+    files = dict(files or {})
     with (
         tempfile.TemporaryDirectory(prefix="nnlab-work-") as workdir,
         tempfile.TemporaryDirectory(prefix="nnlab-withheld-") as withheld,
+        tempfile.TemporaryDirectory(prefix="nnlab-trusted-") as trusted,
     ):
         os.chmod(withheld, 0o755)
         replacement = Path(withheld) / "reference.py"
-        replacement.write_text(withheld_reference_source(names))
+        replacement.write_text(withheld_answer_key_source())
         empty = Path(withheld) / "empty"
         empty.mkdir()
         real = Path(reference_module.__file__)
@@ -360,9 +348,14 @@ def grade_notebook(
         if (real.parent / "__pycache__").is_dir():
             replace.append((str(real.parent / "__pycache__"), str(empty)))
         limits = dataclasses.replace(limits or Limits(), replace_paths=(*(limits or Limits()).replace_paths, *replace))
-        grader = Grader(source, notebook, Path(workdir))
+        for name, content in files.items():
+            for folder in (workdir, trusted):
+                (Path(folder) / name).write_bytes(content)
+                (Path(folder) / name).chmod(0o644)
+        grader = Grader(source, notebook, Path(workdir), Path(trusted))
         # One call, run before any student cell; it leaves no name in the student's namespace.
-        startup = f"__import__('nnlab_instructor.grading.kernel_link', fromlist=['withhold']).withhold({names!r})\n"
+        link = "__import__('nnlab_instructor.grading.kernel_link', fromlist=['withhold'])"
+        startup = f"{link}.withhold({checks.ANSWER_KEY!r})\n"
         report = execute_notebook(notebook, workdir, limits, startup_code=startup, cell_handler=grader.handle)
     for grade_id in grader.tests:
         grader.verdicts.setdefault(grade_id, Verdict(False, f"not run: {report.detail}"))

@@ -5,20 +5,21 @@ While a notebook is graded, a test cell runs in the grader (:mod:`nnlab_instruct
 :mod:`~nnlab_instructor.grading.wire_format`, :func:`serve_call` runs the student's function in the kernel on them
 and writes back what it returned and what it did to its arguments, and :func:`apply_changes` gives the
 grader's arguments that state (in-place changes, a used random generator), as a local call would.
-:func:`withhold` runs in the kernel before any student cell: the reference implementations of the
-graded functions stop working there.
+:func:`withhold` runs in the kernel before any student cell: the course's answer key cannot be
+imported there.
 """
 
 from __future__ import annotations
 
+import sys
 import traceback
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .. import reference
 from nnlab.checks import CheckFailure, call_own
+
 from . import wire_format
 
 
@@ -40,7 +41,7 @@ def restore(target: Any, after: Any) -> None:
         target[:] = after
 
 
-def serve_call(namespace: dict, function_name: str, reference_names: list[str], request: str, reply: str) -> None:
+def serve_call(namespace: dict, function_name: str, request: str, reply: str) -> None:
     """Kernel side of a graded call: run the student's function on the grader's inputs, send back the result.
 
     Reads ``(args, kwargs)`` from ``request`` and writes ``{"output" or "raised", "after"}`` to ``reply``,
@@ -50,7 +51,7 @@ def serve_call(namespace: dict, function_name: str, reference_names: list[str], 
     out_of_memory = None
     try:
         function = namespace[function_name]
-        result = {"output": call_own(function, *args, reference=tuple(reference_names), **kwargs)}
+        result = {"output": call_own(function, *args, **kwargs)}
     except KeyError:
         result = {"raised": ["NameError", f"{function_name} is not defined: run the cell that defines it"]}
     except Exception as error:
@@ -75,19 +76,10 @@ def apply_changes(args: tuple, kwargs: dict, args_after: list, kwargs_after: dic
             restore(kwargs[name], after)
 
 
-def withhold(names: list[str] | tuple[str, ...]) -> None:
-    """Make ``nnlab_instructor.reference.<name>`` unusable for the rest of this process (a grading kernel).
+def withhold(module_name: str) -> None:
+    """Make ``module_name`` (the course's answer key) unimportable for the rest of this process (a grading kernel).
 
-    While a notebook is graded, the reference implementation of what it grades is withheld from the
-    student's kernel, so code in the kernel cannot call it to fake a correct result.
+    Where the sandbox has mount namespaces the file itself is replaced as well; this covers the kernels
+    that run without them.
     """
-    for name in names:
-        function = getattr(reference, name, None)
-        if function is None:
-            continue
-        message = (
-            f"nnlab_instructor.reference.{name} is withheld while your notebook is graded: the graded function must be your own"
-        )
-        namespace: dict[str, Any] = {}
-        exec(f"def {name}(*args, **kwargs):\n    raise NotImplementedError({message!r})", namespace)
-        function.__code__ = namespace[name].__code__
+    sys.modules[module_name] = None  # type: ignore[assignment]  # None in sys.modules: import raises ImportError

@@ -4,8 +4,8 @@ For every student with a submission (nbgrader's ``submitted/<student>/<assignmen
 ``nbgrader zip_collect`` when LMS downloads are waiting in ``downloaded/<assignment>/archive/``):
 
 1. :mod:`~nnlab_instructor.grading.submissions` finds and repairs the notebook or says why it cannot be graded;
-2. a worker process runs it in the :mod:`~nnlab_instructor.grading.sandbox` while :mod:`~nnlab_instructor.grading.decide`
-   decides each test outside the kernel;
+2. a worker process runs it in the :mod:`~nnlab_instructor.grading.sandbox` while
+   :mod:`~nnlab_instructor.grading.decide` decides each test outside the kernel;
 3. :mod:`~nnlab_instructor.grading.record` has nbgrader record the executed notebooks in its gradebook (one
    writer: no "database is locked", whatever the number of workers) and write the feedback;
 4. :mod:`~nnlab_instructor.grading.table` writes ``grades/<assignment>.csv``: score, max_score, status, detail.
@@ -32,6 +32,7 @@ from ..authoring.course_files import (
     CourseError,
     assignments,
     open_gradebook,
+    released_files,
     run_nbgrader,
     sanitize_outputs,
     source_notebook,
@@ -136,7 +137,7 @@ def grade_student(root: str, assignment: str, student: str, limits=None) -> Outc
         # the kernel; what it must import from there (src/, on its sys.path) is mounted back read-only.
         limits = dataclasses.replace(limits or Limits(), hide_paths=(*(limits or Limits()).hide_paths, str(root_path)))
         assert prepared.notebook is not None  # a ready submission always carries its notebook
-        graded = decide.grade_notebook(source, prepared.notebook, limits)
+        graded = decide.grade_notebook(source, prepared.notebook, limits, released_files(root_path, assignment))
         execution = graded.execution
         notes = list(prepared.notes)
         if execution.status == "completed":

@@ -239,7 +239,9 @@ class SandboxKernelManager(AsyncKernelManager):
     (default: the ``cwd`` given to ``start_kernel``) can be set as constructor arguments.
     """
 
-    limits = AnyTrait(None, allow_none=True, help="nnlab_instructor.grading.sandbox.Limits of the kernel").tag(config=True)
+    limits = AnyTrait(None, allow_none=True, help="nnlab_instructor.grading.sandbox.Limits of the kernel").tag(
+        config=True
+    )
     workdir = Unicode("", help="working copy of the student (the kernel's cwd and HOME)").tag(config=True)
     startup_code = Unicode("", help="trusted Python run in the kernel before any cell (an IPython startup file)").tag(
         config=True
