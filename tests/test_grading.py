@@ -212,6 +212,7 @@ EXPECTED: dict[str, Expected] = {
     "bad-link-timestamp": Expected(8, "graded", "timestamp.txt is not a regular file"),
     # nothing leaks
     "leak-reads-course": Expected(8, "graded"),
+    "leak-answer-key": Expected(8, "graded"),
     "leak-network": Expected(8, "graded"),
     # correct code always earns its points
     "ok-warnings": Expected(8, "graded"),
@@ -505,6 +506,28 @@ def write_class(root: Path, port: int) -> None:
             "def softmax(Z):\n"
             "    if _steal():  # anything read makes the answer wrong: full marks prove nothing was readable\n"
             "        return np.zeros_like(Z)\n"
+            "    E = np.exp(Z - Z.max(axis=0, keepdims=True))\n"
+            "    return E / E.sum(axis=0, keepdims=True)\n"
+        ),
+    )
+    # the answer key: not importable, and its file on disk says nothing
+    put(
+        "leak-answer-key",
+        (
+            "import importlib, pathlib, nnlab_instructor\n"
+            "def _answer_key():\n"
+            "    try:\n"
+            "        importlib.import_module('nnlab_instructor.reference')\n"
+            "        return 'imported'\n"
+            "    except ImportError as error:\n"
+            "        pass\n"
+            "    try:\n"
+            "        text = (pathlib.Path(nnlab_instructor.__file__).parent / 'reference.py').read_text()\n"
+            "    except OSError:\n"
+            "        return 'unreadable'\n"
+            "    return 'read the solution' if 'def softmax' in text else 'no solution in the file'\n"
+            f"print({LEAKED!r}, _answer_key())\n"
+            "def softmax(Z):\n"
             "    E = np.exp(Z - Z.max(axis=0, keepdims=True))\n"
             "    return E / E.sum(axis=0, keepdims=True)\n"
         ),
@@ -805,6 +828,12 @@ def test_course_files_were_readable_but_not_from_the_kernel(graded: Graded):
     printed = stdout_of(autograded(graded.root, "leak-reads-course"))
     assert f"{LEAKED} []" in printed, printed
     assert graded.rows["leak-reads-course"].score == 8
+
+
+def test_the_kernel_cannot_import_or_read_the_answer_key(graded: Graded):
+    # the grader itself imports it (hidden tests' values): only the sandbox keeps it from the kernel
+    printed = stdout_of(autograded(graded.root, "leak-answer-key"))
+    assert f"{LEAKED} no solution in the file" in printed, printed
 
 
 def test_a_user_namespace_is_refused_and_the_notebook_still_graded(graded: Graded):
