@@ -2,6 +2,11 @@
 
 import os
 
+from nnlab_instructor.grading.nbgrader_steps import (
+    AUTOGRADE_PREPROCESSORS,
+    FEEDBACK_PREPROCESSORS,
+    SANITIZE_PREPROCESSORS,
+)
 from nnlab_instructor.grading.sandbox import Limits
 
 c = get_config()
@@ -22,10 +27,18 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Validate and Formgrader stop a hanging cell after the course's one cell time budget.
+# `nbgrader validate` (a student checking their notebook) stops a hanging cell after the course's cell budget.
 c.Execute.timeout = int(Limits().cell_timeout)
 # Timestamps in the cell metadata would make every autograded notebook differ from the last.
 c.Execute.record_timing = False
 
-# `nnlab grade` executes every submission itself (sandboxed kernel, tests decided outside it) and then
-# lets nbgrader record the results from the already executed notebooks: see nnlab_instructor.grading.record.
+# Every nbgrader path grades through the course's grader: `nbgrader autograde`, Formgrader's Autograde
+# button and `nnlab grade`'s recording run GradeSubmission where nbgrader would execute the notebook in an
+# unsandboxed kernel with the hidden tests put back; `nbgrader generate_feedback` and Formgrader's
+# Generate Feedback run WithholdFromFeedback first, so feedback never shows a hidden test, its expected
+# values or a folder of this machine. See nnlab_instructor.grading.nbgrader_steps.
+c.Autograde.sanitize_preprocessors = SANITIZE_PREPROCESSORS
+c.Autograde.autograde_preprocessors = AUTOGRADE_PREPROCESSORS
+c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS
+# The student's kernel on nbgrader's paths gets the budgets `nnlab grade` gives it by default.
+c.GradeSubmission.limits = Limits()

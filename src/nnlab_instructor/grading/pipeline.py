@@ -20,7 +20,7 @@ import dataclasses
 import os
 import sys
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,13 +103,7 @@ def _run_workers(
         futures = {pool.submit(grade_student, str(root), assignment, student, limits): student for student in students}
         for future in as_completed(futures):
             student = futures[future]
-            try:
-                outcome = future.result()
-            except Exception as error:
-                outcome = Outcome(
-                    student, Status.GRADER_ERROR.value, f"the grading worker failed: {type(error).__name__}: {error}"
-                )
-            outcomes[student] = outcome
+            outcome = outcomes[student] = _worker_outcome(future, student)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix_str(f"{student}: {outcome.status}")
@@ -118,8 +112,29 @@ def _run_workers(
     return outcomes
 
 
-def grade_student(root: str, assignment: str, student: str, limits=None) -> Outcome:
-    """Worker: everything for one student that does not touch the gradebook."""
+def grade_in_worker(root: Path, assignment: str, student: str, folder: Path, limits=None) -> Outcome:
+    """One student's submission in ``folder`` graded as :func:`grade` grades each of a class: by
+    :func:`grade_student` in a worker process of its own (nbgrader's own autograde, through
+    :mod:`~nnlab_instructor.grading.nbgrader_steps`, grades a class one student at a time)."""
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(grade_student, str(root), assignment, student, limits, str(folder))
+        return _worker_outcome(future, student)
+
+
+def _worker_outcome(future: Future, student: str) -> Outcome:
+    try:
+        return future.result()
+    except Exception as error:
+        return Outcome(
+            student, Status.GRADER_ERROR.value, f"the grading worker failed: {type(error).__name__}: {error}"
+        )
+
+
+def grade_student(root: str, assignment: str, student: str, limits=None, folder: str | None = None) -> Outcome:
+    """Worker: everything for one student that does not touch the gradebook.
+
+    ``folder`` holds the submission (default: nbgrader's ``submitted/<student>/<assignment>/`` of ``root``).
+    """
     from . import decide, submissions
     from .sandbox import Limits
 
@@ -127,7 +142,8 @@ def grade_student(root: str, assignment: str, student: str, limits=None) -> Outc
         root_path = Path(root)
         source = nbformat.read(source_notebook(root_path, assignment), as_version=4)
         release = nbformat.read(root_path / "release" / assignment / f"{assignment}.ipynb", as_version=4)
-        prepared = submissions.prepare(root_path / "submitted" / student / assignment, assignment, source, release)
+        submission = Path(folder) if folder else root_path / "submitted" / student / assignment
+        prepared = submissions.prepare(submission, assignment, source, release)
         if prepared.status != submissions.READY:
             detail = "; ".join([prepared.detail, *prepared.notes]).strip("; ")
             # Recorded as the untouched release that failed every test: the student has a row in the

@@ -1,8 +1,9 @@
 """Recording in nbgrader: the executed notebooks go into nbgrader's gradebook, autograded/ and feedback/.
 
 The notebooks were already executed (sandboxed) and their tests decided; nbgrader's own Autograde
-converter records them (:class:`UseGradedNotebook` stands in for its Execute step) and its
-GenerateFeedback writes the HTML, both through nbgrader's Python API, once per class.
+converter records them (:class:`~nnlab_instructor.grading.nbgrader_steps.GradeSubmission`, in place of its
+Execute step, hands on the graded notebooks) and its GenerateFeedback writes the HTML, both through
+nbgrader's Python API, once per class, configured as ``nbgrader_config.py`` configures every nbgrader path.
 """
 
 from __future__ import annotations
@@ -14,51 +15,24 @@ from pathlib import Path
 
 import nbformat
 from nbgrader.api import MissingEntry
-from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Unicode
 
 from ..authoring.course_files import CourseError, call_nbgrader, nbgrader_failure, open_gradebook
-
-
-class UseGradedNotebook(NbGraderPreprocessor):
-    """Stands in for nbgrader's Execute: hands on the notebook `nnlab grade` already executed.
-
-    nnlab executed the student's cells in a sandboxed kernel and decided every test cell in a trusted
-    process (:mod:`nnlab_instructor.grading.decide`); nbgrader then records the points (SaveAutoGrades), late penalties
-    and the autograded copy exactly as it would after its own execution.
-    """
-
-    staged_directory = Unicode(
-        "", help="Folder of the executed notebooks, laid out as <student>/<assignment>/<notebook>.ipynb"
-    ).tag(config=True)
-
-    def preprocess(self, nb, resources):
-        if not self.staged_directory:
-            raise ValueError("UseGradedNotebook needs staged_directory: it only runs inside `nnlab grade`")
-        info = resources["nbgrader"]
-        staged = Path(self.staged_directory) / info["student"] / info["assignment"] / f"{info['notebook']}.ipynb"
-        return nbformat.read(staged, as_version=4), resources
+from .nbgrader_steps import nbgrader_settings
 
 
 def recording_config(staged: Path) -> dict:
-    """nbgrader configuration that records already executed notebooks from ``staged`` instead of running them."""
+    """nbgrader configuration that records already graded notebooks from ``staged`` instead of grading them.
+
+    The preprocessor lists are the ones ``nbgrader_config.py`` gives every nbgrader path
+    (:func:`~nnlab_instructor.grading.nbgrader_steps.nbgrader_settings`), set here again so that a course
+    whose ``nbgrader_config.py`` lacks them still never executes a notebook in nbgrader's kernel;
+    ``staged_directory`` turns GradeSubmission into handing on what was graded there.
+    """
+    settings = nbgrader_settings()
     return {
+        **settings,
         "CourseDirectory": {"submitted_directory": str(staged)},
-        "UseGradedNotebook": {"staged_directory": str(staged)},
-        "Autograde": {
-            # nbgrader's OverwriteCells would compare the staged test cells, rightly the release's, with
-            # the gradebook's copies that still hold the hidden tests, and warn "checksum has changed"
-            # for every untouched one; the trusted cells were already restored by nnlab_instructor.grading.submissions.
-            "sanitize_preprocessors": ["nbgrader.preprocessors.CheckCellMetadata"],
-            "autograde_preprocessors": [
-                "nnlab_instructor.grading.record.UseGradedNotebook",
-                "nbconvert.preprocessors.ClearMetadataPreprocessor",
-                "nbgrader.preprocessors.LimitOutput",
-                "nbgrader.preprocessors.SaveAutoGrades",
-                "nbgrader.preprocessors.AssignLatePenalties",
-                "nbgrader.preprocessors.CheckCellMetadata",
-            ],
-        },
+        "GradeSubmission": {"staged_directory": str(staged)},
     }
 
 
@@ -141,7 +115,14 @@ def _write_feedback(
     students: list[str | None] = [None] if whole_class else list(notebooks)
     for student in students:
         try:
-            feedback = call_nbgrader(root, "generate_feedback", assignment, student_id=student, force=True)
+            feedback = call_nbgrader(
+                root,
+                "generate_feedback",
+                assignment,
+                student_id=student,
+                force=True,
+                overrides={"GenerateFeedback": nbgrader_settings()["GenerateFeedback"]},
+            )
         except Exception as error:  # the API raised instead of reporting
             return f"nbgrader generate_feedback failed: {type(error).__name__}: {error}"
         if not feedback["success"]:
