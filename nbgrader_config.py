@@ -29,3 +29,20 @@ c.Execute.record_timing = False
 
 # `nnlab grade` executes every submission itself (sandboxed kernel, tests decided outside it) and then
 # lets nbgrader record the results from the already executed notebooks: see nnlab_instructor.grading.record.
+
+# --- Feedback a student can read offline (nnlab_instructor.grading.feedback) --------------------------
+# Kept apart from the recording settings above: these only change the HTML that GenerateFeedback writes.
+from nnlab_instructor.grading import feedback as _feedback  # noqa: E402
+
+# nbgrader's feedback page, with MathJax loaded from the installed jupyter-server-mathjax instead of a
+# CDN: the course's template folder only replaces the MathJax macro, so it comes before nbgrader's own.
+c.HTMLExporter.extra_template_basedirs = [str(_feedback.TEMPLATE_DIRECTORY), _feedback.nbgrader_template_directory()]
+c.HTMLExporter.filters = {"local_mathjax_url": "nnlab_instructor.grading.feedback.local_mathjax_url"}
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    "nnlab_instructor.grading.feedback.FeedbackStyle",
+    "nnlab_instructor.grading.feedback.DemoOutputs",
+]
+# Demos the grader skipped show the outputs of the course's executed notebooks (`nnlab build` writes them).
+c.DemoOutputs.executed_directory = os.path.join(c.CourseDirectory.root, "notebooks")
