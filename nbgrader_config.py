@@ -2,6 +2,7 @@
 
 import os
 
+from nnlab_instructor.grading import feedback
 from nnlab_instructor.grading.nbgrader_steps import (
     AUTOGRADE_PREPROCESSORS,
     FEEDBACK_PREPROCESSORS,
@@ -42,3 +43,14 @@ c.Autograde.autograde_preprocessors = AUTOGRADE_PREPROCESSORS
 c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS
 # The student's kernel on nbgrader's paths gets the budgets `nnlab grade` gives it by default.
 c.GradeSubmission.limits = Limits()
+
+# --- Feedback a student can read offline (nnlab_instructor.grading.feedback) --------------------------
+# nbgrader's feedback page, with MathJax loaded from the installed jupyter-server-mathjax instead of a
+# CDN: the course's template folder only replaces the MathJax macro, so it comes before nbgrader's own.
+c.HTMLExporter.extra_template_basedirs = [
+    str(feedback.TEMPLATE_DIRECTORY),
+    feedback.nbgrader_template_directory(),
+]
+c.HTMLExporter.filters = {"local_mathjax_url": "nnlab_instructor.grading.feedback.local_mathjax_url"}
+# Demos the grader skipped show the outputs of the course's executed notebooks (`nnlab build` writes them).
+c.DemoOutputs.executed_directory = os.path.join(c.CourseDirectory.root, "notebooks")

@@ -118,3 +118,20 @@ def test_the_wheel_ships_the_built_in_mnist_and_its_licence(tmp_path):
         licence = next(archive.read(n).decode() for n in names if n.endswith(".dist-info/licenses/LICENSE"))
     assert hashlib.sha256(images).hexdigest() == BUILTIN_SHA256["t10k-images-idx3-ubyte.gz"]
     assert "CC BY-SA 3.0" in licence and "MIT License" in licence
+
+
+def test_the_students_requirements_are_the_courses_with_the_same_versions():
+    # A student's environment (student/pyproject.toml) must run what the instructor's was tested with.
+    student = tomllib.loads((REPO / "student" / "pyproject.toml").read_text())["project"]
+    course = pip_requirements()
+    for group, requirements in [("dependencies", student["dependencies"])] + [
+        (f"[{extra}]", listed) for extra, listed in student["optional-dependencies"].items()
+    ]:
+        for name, spec in (normalise(r) for r in requirements):
+            assert name in course, f"student/pyproject.toml {group}: {name} is not in the root pyproject.toml"
+            assert spec == course[name], (
+                f"student/pyproject.toml {group}: {name}{spec}, the root has {name}{course[name]}"
+            )
+    assert (
+        student["requires-python"] == tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
+    )

@@ -48,8 +48,12 @@ AUTOGRADE_PREPROCESSORS = [
 #: GenerateFeedback: nbgrader's defaults after WithholdFromFeedback.
 FEEDBACK_PREPROCESSORS = [
     "nnlab_instructor.grading.nbgrader_steps.WithholdFromFeedback",
+    # the outputs of demos the grader skipped, from the course's executed notebooks, marked as such
+    "nnlab_instructor.grading.feedback.DemoOutputs",
     "nbgrader.preprocessors.GetGrades",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    # messages wrap instead of hiding behind scrollbars
+    "nnlab_instructor.grading.feedback.FeedbackStyle",
 ]
 
 #: Error outputs the course's grader writes in test cells; their messages never hold a hidden case's
