@@ -38,14 +38,16 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-import tutorial  # noqa: E402  (benchmarks/tutorial.py: the seed tutorial's code)
+import tutorial  # noqa: E402  (benchmarks/tutorial.py: the seed tutorial's code as written)
 
 from nnlab.data import load_mnist, split  # noqa: E402
 from nnlab_instructor import reference as R  # noqa: E402
 from nnlab_instructor.reference import one_hot  # noqa: E402
 
 N_HIDDEN = 64
-TUTORIAL = dict(epochs=100, batches=10, learning_rate=0.1)  # the tutorial's settings
+# network_sgd(X_train, y_train, epochs=100, batches = 10, eta=.1): the tutorial's call, 64 hidden units built in.
+TUTORIAL = dict(epochs=100, batches=10, eta=0.1)
+TUTORIAL_SEED = 0  # the tutorial never seeds; 0 as for every other run here
 GiB = 1024**3
 
 
@@ -185,49 +187,52 @@ def bench_training(parts, repeat: int, full: bool) -> dict:
         return result
 
     tutorial_settings = (
-        f"{TUTORIAL['epochs']} epochs x {TUTORIAL['batches']} batches of {batch}, "
-        f"eta {TUTORIAL['learning_rate']}, sigmoid {N_HIDDEN}"
+        f"{TUTORIAL['epochs']} epochs x {TUTORIAL['batches']} batches of {batch} (the last of {batch - 1}: "
+        f"one image per epoch unused), eta {TUTORIAL['eta']}, sigmoid {N_HIDDEN}"
     )
     print(
         f"training ({n_train:,} training / {len(y_test):,} held-out images, wall-clock median of {repeat}):", flush=True
     )
 
-    def tutorial_run(report_costs):
+    y_rows = one_hot(y_train)  # the tutorial's y: one-hot rows, (n, 10), transposed inside its loop
+
+    def tutorial_run(record_loss):
         def run():
-            return tutorial.train(X, Y, X_held, Y_held, n_h=N_HIDDEN, report_costs=report_costs, **TUTORIAL)
+            return tutorial.network_sgd(X, y_rows, seed=TUTORIAL_SEED, record_loss=record_loss, **TUTORIAL)
 
         return run
 
     def tutorial_accuracy(result):
-        params, _costs, nan_columns = result
-        if nan_columns:
-            print(f"    tutorial: softmax overflowed to nan in {nan_columns} batch columns")
-        return float(np.mean(tutorial.predict(X_held, params) == y_test))
+        weights, _losses = result
+        return float(np.mean(np.argmax(tutorial.feed_forward(X_held, weights), axis=0) == y_test))
 
-    with np.errstate(all="ignore"):  # the tutorial's softmax may overflow; that is counted, not raised
-        record(
-            "tutorial_as_written",
-            "tutorial's code as written (per-epoch costs)",
-            tutorial_run(True),
-            tutorial_accuracy,
-            tutorial_settings,
-        )
-        result = record(
-            "tutorial_train_only",
-            "tutorial's code, training only (no per-epoch costs)",
-            tutorial_run(False),
-            tutorial_accuracy,
-            tutorial_settings,
-        )
-    rows["tutorial_train_only"]["nan_columns"] = result[2]
+    # The tutorial's softmax and log may overflow; the rows say so below instead of raising.
+    with np.errstate(all="ignore"):
+        for key, label, record_loss, extra in (
+            (
+                "tutorial_as_written",
+                "tutorial's code as written (loss every 10th epoch)",
+                True,
+                ", the loss on all training images after epochs 0, 10, ..., 90",
+            ),
+            ("tutorial_train_only", "tutorial's code, training only (no losses)", False, ""),
+        ):
+            result = record(
+                key,
+                label,
+                tutorial_run(record_loss),
+                tutorial_accuracy,
+                tutorial_settings + f", unscaled randn init, seed {TUTORIAL_SEED}" + extra,
+            )
+            rows[key].update(tutorial_health(result, X_held))
+            for line in tutorial_warnings(rows[key]):
+                print(f"    {line}")
 
     def accuracy_of(dtype):
         X_eval = X_held.astype(dtype)
         return lambda params: R.accuracy(y_test, R.predict(X_eval, params))
 
-    same = dict(
-        learning_rate=TUTORIAL["learning_rate"], epochs=TUTORIAL["epochs"], batch_size=batch, seed=0, init="scaled"
-    )
+    same = dict(learning_rate=TUTORIAL["eta"], epochs=TUTORIAL["epochs"], batch_size=batch, seed=0, init="scaled")
     for dtype in (np.float64, np.float32):
         name = np.dtype(dtype).name
         X_d, Y_d = X.astype(dtype), Y.astype(dtype)  # converted once, outside the timing
@@ -236,7 +241,8 @@ def bench_training(parts, repeat: int, full: bool) -> dict:
             f"reference, tutorial's settings, {name}",
             lambda: R.train_sgd(X_d, Y_d, dtype=dtype, **same),
             accuracy_of(dtype),
-            tutorial_settings + ", scaled init",
+            f"{TUTORIAL['epochs']} epochs, batches of {batch}, learning rate {TUTORIAL['eta']}, sigmoid {N_HIDDEN}, "
+            "scaled init, seed 0",
             name,
         )
     for dtype in (np.float64, np.float32):
@@ -247,7 +253,8 @@ def bench_training(parts, repeat: int, full: bool) -> dict:
             f"reference, tutorial's settings + per-epoch losses, {name}",
             lambda: R.train_with_validation(X_d, Y_d, X_hd, Y_hd, dtype=dtype, **same)[0],
             accuracy_of(dtype),
-            tutorial_settings + ", losses on both sets every epoch (train_with_validation)",
+            f"{TUTORIAL['epochs']} epochs, batches of {batch}, learning rate {TUTORIAL['eta']}, sigmoid {N_HIDDEN}, "
+            "scaled init, seed 0, losses on both sets every epoch (train_with_validation)",
             name,
         )
 
@@ -299,6 +306,42 @@ def bench_training(parts, repeat: int, full: bool) -> dict:
     rows["mlpclassifier"]["n_iter"] = int(model.n_iter_)
     rows["mlpclassifier"]["settings"] += f" ({model.n_iter_} epochs)"
     return rows
+
+
+def tutorial_health(result, X_held) -> dict:
+    """What the tutorial's unscaled initialisation and unguarded softmax did in one run.
+
+    ``hidden_saturated``: share of hidden activations on the held-out images below 0.01 or above
+    0.99, where the sigmoid's slope is under 1 % of its peak and those units barely learn.
+    """
+    weights, losses = result
+    with np.errstate(all="ignore"):
+        Z2 = tutorial.feed_forward(X_held, weights)
+        Z1 = tutorial.sigmoid(np.matmul(weights["W1"], X_held) + weights["b1"])
+        A2 = np.matmul(weights["W2"], Z1) + weights["b2"]
+    return {
+        "losses": [(int(e), float(v)) for e, v in losses],
+        "nonfinite_weights": int(sum(int((~np.isfinite(w)).sum()) for w in weights.values())),
+        "nan_outputs": int(np.isnan(Z2).any(axis=0).sum()),
+        "max_abs_score": float(np.nanmax(np.abs(A2))) if np.isfinite(A2).any() else float("nan"),
+        "hidden_saturated": float(np.mean((Z1 < 0.01) | (Z1 > 0.99))),
+    }
+
+
+def tutorial_warnings(row: dict) -> list[str]:
+    lines = []
+    if row["nonfinite_weights"]:
+        lines.append(f"tutorial: {row['nonfinite_weights']} weights are nan or inf after training (softmax overflow)")
+    if row["nan_outputs"]:
+        lines.append(f"tutorial: softmax gave nan for {row['nan_outputs']:,} held-out images")
+    bad = [e for e, v in row["losses"] if not np.isfinite(v)]
+    if bad:
+        lines.append(f"tutorial: loss is nan or inf after epochs {bad}")
+    lines.append(
+        f"tutorial: {row['hidden_saturated']:.0%} of hidden activations on held-out images are < 0.01 or > 0.99; "
+        f"largest output score {row['max_abs_score']:.1f} (exp overflows above ~709)"
+    )
+    return lines
 
 
 def summarise_training(rows: dict) -> dict:
@@ -641,21 +684,24 @@ def bench_autograde(repeat: int, assignment: str | None) -> dict:
 def targets(summary: dict, loop: dict, memory: dict, full_mode: bool) -> list[tuple[str, bool | None, str]]:
     out = []
     s = summary
-    # Like for like: the same work on both sides (training alone, or training plus the losses on
-    # both sets every epoch), in one of the reference's precisions, both comparisons at 10x or more.
+    # Training alone on both sides, and the tutorial as written against the reference recording
+    # more losses (both sets every epoch, where the tutorial takes the training loss every 10th),
+    # in one of the reference's precisions, both at 10x or more. Accuracy: not more than 1 point
+    # below the tutorial; being far more accurate (scaled initialisation) is no miss.
     met_in = [
         name
         for name in ("float64", "float32")
         if min(s[f"speedup_train_only_{name}"], s[f"speedup_as_written_vs_with_losses_{name}"]) >= 10
-        and abs(s[f"accuracy_points_reference_minus_tutorial_{name}"]) <= 1
+        and s[f"accuracy_points_reference_minus_tutorial_{name}"] >= -1
     ]
     out.append(
         (
-            "reference >= 10x faster than the tutorial's code at its settings, accuracy within 1 point",
+            "reference >= 10x faster than the tutorial's code at its settings, accuracy at most 1 point below",
             bool(met_in),
             "; ".join(
                 f"{name}: {s[f'speedup_train_only_{name}']:.1f}x training only, "
-                f"{s[f'speedup_as_written_vs_with_losses_{name}']:.1f}x with per-epoch losses on both sides, "
+                f"{s[f'speedup_as_written_vs_with_losses_{name}']:.1f}x as written against the reference "
+                "with per-epoch losses, "
                 f"accuracy {s[f'accuracy_points_reference_minus_tutorial_{name}']:+.2f} points"
                 for name in ("float64", "float32")
             ),
