@@ -44,7 +44,7 @@ CHROMIUM_ARGS = [
 ARTIFACTS = REPO / "test-artifacts" / "browser"
 BIN = Path(sys.executable).parent
 # Generous: two JupyterLabs, kernels and nbgrader share two cores with other jobs.
-UI_TIMEOUT_MS = 30_000
+UI_TIMEOUT_MS = 60_000
 SERVER_START_SECONDS = 120
 
 
