@@ -138,44 +138,43 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_lab(deployment: Deployment, role: str, root: Path) -> Lab:
+def launch_lab(deployment: Deployment, role: str, root: Path) -> Lab:
     port, token = free_port(), f"{role}-{os.urandom(8).hex()}"
-    log = open(deployment.base / f"{role}-jupyterlab.log", "w")  # noqa: SIM115 (kept open for the server's life)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--no-browser",
-            "--ip=127.0.0.1",
-            f"--port={port}",
-            "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={root}",
-            # CI containers run as root; for anyone else this changes nothing.
-            "--allow-root",
-        ],
-        cwd=root,
-        env=deployment.env(role),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    log.close()
-    lab = Lab(f"http://127.0.0.1:{port}", token, root, process)
+    with open(deployment.base / f"{role}-jupyterlab.log", "w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jupyterlab",
+                "--no-browser",
+                "--ip=127.0.0.1",
+                f"--port={port}",
+                "--ServerApp.port_retries=0",
+                f"--IdentityProvider.token={token}",
+                f"--ServerApp.root_dir={root}",
+                # CI containers run as root; for anyone else this changes nothing.
+                "--allow-root",
+            ],
+            cwd=root,
+            env=deployment.env(role),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Lab(f"http://127.0.0.1:{port}", token, root, process)
+
+
+def wait_until_up(deployment: Deployment, role: str, lab: Lab) -> None:
     deadline = time.monotonic() + SERVER_START_SECONDS
     while not lab.is_up():
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop_lab(lab)
-            pytest.fail(
-                f"{role}'s JupyterLab did not start:\n" + (deployment.base / f"{role}-jupyterlab.log").read_text()
-            )
+        if lab.process.poll() is not None or time.monotonic() > deadline:
+            log = (deployment.base / f"{role}-jupyterlab.log").read_text()
+            pytest.fail(f"{role}'s JupyterLab did not start:\n{log}")
         time.sleep(0.25)
-    return lab
 
 
 def stop_lab(lab: Lab) -> None:
-    # The server's kernels are in its session: stop them all, politely first.
+    # SIGTERM: the server shuts its kernels down (they run in sessions of their own) before it exits.
     if lab.process.poll() is None:
         os.killpg(lab.process.pid, signal.SIGTERM)
         try:
@@ -214,19 +213,32 @@ def released(deployment) -> Deployment:
 
 
 @pytest.fixture(scope="module")
-def student_lab(released) -> Iterator[Lab]:
-    home = released.base / "student"
+def labs(released) -> Iterator[dict[str, Lab]]:
+    """The student's JupyterLab (the profile as its config folder, in a home of its own) and the
+    instructor's (in the course), started side by side: each spends seconds importing its extensions."""
+    student_home = released.base / "student"
     shutil.copytree(released.course / "deploy" / "student", released.env("student")["JUPYTER_CONFIG_DIR"])
-    lab = start_lab(released, "student", home)
-    yield lab
-    stop_lab(lab)
+    started = {
+        "student": launch_lab(released, "student", student_home),
+        "instructor": launch_lab(released, "instructor", released.course),
+    }
+    try:
+        for role, lab in started.items():
+            wait_until_up(released, role, lab)
+        yield started
+    finally:
+        for lab in started.values():
+            stop_lab(lab)
 
 
 @pytest.fixture(scope="module")
-def instructor_lab(released) -> Iterator[Lab]:
-    lab = start_lab(released, "instructor", released.course)
-    yield lab
-    stop_lab(lab)
+def student_lab(labs) -> Lab:
+    return labs["student"]
+
+
+@pytest.fixture(scope="module")
+def instructor_lab(labs) -> Lab:
+    return labs["instructor"]
 
 
 @pytest.fixture(scope="module")
