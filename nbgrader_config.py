@@ -25,6 +25,11 @@ c.CourseDirectory.db_url = os.environ.get(
 # Only the notebooks are course material; checkpoints and caches never travel with them.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
 
+# Where `nbgrader release_assignment` puts the release and students' Assignment List submits: one folder that
+# every user of the machine (or every hub server, mounted) can reach. `nbgrader release_assignment` creates it
+# with the permissions nbgrader wants; deploy/student/nbgrader_config.py must name the same folder.
+c.Exchange.root = os.environ.get("NNLAB_EXCHANGE", "/srv/nbgrader/exchange")
+
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 

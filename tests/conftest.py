@@ -8,6 +8,8 @@ import pytest
 from nnlab_instructor.authoring.build import BLAS_THREAD_VARIABLES
 
 REPO = Path(__file__).resolve().parents[1]
+# Each phase's report of a test (setup, call, teardown), for fixtures that act on failures.
+REPORTS = pytest.StashKey[dict]()
 
 # nbval's kernels inherit this: the same single BLAS thread as the build that made the baseline.
 for _variable in BLAS_THREAD_VARIABLES:
@@ -36,3 +38,11 @@ def rebuilt_course(tmp_path_factory) -> Path:
     shutil.copy(REPO / "nbgrader_config.py", root)
     build(root, assignments(root), execute=False)
     return root
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    # Lets a fixture's teardown see whether its test failed (test_browser.py screenshots the pages then).
+    report = yield
+    item.stash.setdefault(REPORTS, {})[report.when] = report
+    return report

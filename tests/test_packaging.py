@@ -37,8 +37,9 @@ def conda_requirements() -> dict[str, str]:
     start = lines.index("dependencies:") + 1
     found = {}
     for line in lines[start:]:
-        item = re.fullmatch(r"  - (\S.*)", line)
-        if item and item.group(1) not in ("pip", "pip:"):
+        # conda's own packages and those of its pip section, but not the course itself (`-e .`).
+        item = re.fullmatch(r"(?:  |      )- (\S.*)", line)
+        if item and item.group(1) not in ("pip", "pip:") and not item.group(1).startswith("-e "):
             name, spec = normalise(item.group(1))
             found[CONDA_TO_PIP.get(name, name)] = spec
     return found
