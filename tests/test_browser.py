@@ -241,8 +241,27 @@ def instructor_lab(labs) -> Lab:
     return labs["instructor"]
 
 
+def ensure_chromium() -> None:
+    """Debian's Chromium, which Playwright drives (it can download no browser here): .ci/run installs it;
+    on another machine where the tests run as root, it is installed the same way, once."""
+    if os.path.exists(CHROMIUM):
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        quiet = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-q"], env=quiet, check=True, capture_output=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"],
+            env=quiet,
+            check=True,
+            capture_output=True,
+        )
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"the browser tests need Debian's Chromium at {CHROMIUM}: apt-get install chromium")
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    ensure_chromium()
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
@@ -329,6 +348,9 @@ def test_student_fetches_runs_validates_and_submits_and_the_instructor_collects(
     expect(
         page.locator("#jp-main-statusbar .jp-StatusBar-TextItem", has_text="Python 3 (ipykernel) | Idle")
     ).to_be_visible()
+    # The connected kernel's language_info is already in the release: opening it changed nothing.
+    expect(page.locator(".lm-TabBar-tab.jp-mod-current")).to_contain_text(ASSIGNMENT)
+    expect(page.locator(".lm-TabBar-tab.jp-mod-current.jp-mod-dirty")).to_have_count(0)
     page.locator("#jp-menu-panel .lm-MenuBar-itemLabel", has_text="Run").click()
     page.locator('li[data-command="runmenu:run-all"]').click()
     # Run All stops at the first failing cell: the first test, since the release's functions raise.

@@ -51,6 +51,7 @@ def build(root: Path, names: list[str], *, execute: bool = True, workers: int = 
         result = call_nbgrader(root, "generate_assignment", name, force=True, create=True)
         if not result["success"]:
             raise CourseError(f"{nbgrader_failure('generate_assignment', result)}\n{result.get('log', '')}")
+        complete_language_info(root / "release" / name / f"{name}.ipynb")
         print(f"release/{name}/: generated")
         make_sample_submissions(root, name)
         print(f"submitted/sample-*/{name}/: solution, partial and blank samples written")
@@ -71,6 +72,29 @@ def build(root: Path, names: list[str], *, execute: bool = True, workers: int = 
         print(f"notebooks executed in {time.perf_counter() - started:.0f} s")
     for name in names:
         place_released_files(root, name)
+
+
+# What the students' Python 3 kernel reports about its language. JupyterLab writes it into a notebook when
+# the kernel starts, and a notebook that changes on opening is marked unsaved: the release carries it
+# already. The version is the Python of the course's student environment (docs/deployment.md); students
+# on another one see the notebook marked changed once, which changes nothing else.
+STUDENT_PYTHON = "3.11.7"
+KERNEL_LANGUAGE_INFO = {
+    "codemirror_mode": {"name": "ipython", "version": 3},
+    "file_extension": ".py",
+    "mimetype": "text/x-python",
+    "name": "python",
+    "nbconvert_exporter": "python",
+    "pygments_lexer": "ipython3",
+    "version": STUDENT_PYTHON,
+}
+
+
+def complete_language_info(path: Path) -> None:
+    """Give a released notebook the kernel's full ``language_info`` (see :data:`KERNEL_LANGUAGE_INFO`)."""
+    notebook = read_notebook(path)
+    notebook.metadata["language_info"] = dict(KERNEL_LANGUAGE_INFO)
+    write_notebook(notebook, path)
 
 
 def place_released_files(root: Path, name: str) -> None:
