@@ -7,6 +7,7 @@ of them takes about 50 s offline, the whole test about 10 s this way).
 """
 
 import ast
+import json
 import re
 import shutil
 import subprocess
@@ -20,6 +21,9 @@ import nbformat
 import pytest
 from conftest import REPO
 from packaging.requirements import Requirement
+
+from nnlab_instructor.authoring.course_files import assignments
+from nnlab_instructor.grading import decide
 
 pytestmark = pytest.mark.slow
 
@@ -146,3 +150,56 @@ def test_a_student_interpreter_loads_the_data_and_has_no_answer_key(student_pyth
 def test_a_student_interpreter_imports_the_checks(student_python, tmp_path):
     result = _probe(student_python, "checks", tmp_path)
     assert result.returncode == 0, f"`from nnlab import checks` fails with only the student's wheel:\n{result.stderr}"
+
+
+def _cells_the_tests_need(notebook) -> list[dict]:
+    """The code cells a student runs for the tests: set-up and what the tests need, answers, tests."""
+    locked = [
+        c
+        for c in notebook.cells
+        if c.cell_type == "code" and is_locked_code(c) and not c.metadata["nbgrader"].get("grade")
+    ]
+    answers_and_tests = [
+        c
+        for c in notebook.cells
+        if c.cell_type == "code" and (c.metadata["nbgrader"].get("solution") or c.metadata["nbgrader"].get("grade"))
+    ]
+    needed = decide._needed(locked, answers_and_tests)
+    return [
+        {
+            "grade_id": c.metadata["nbgrader"]["grade_id"],
+            "source": c.source,
+            "test": bool(c.metadata["nbgrader"].get("grade")),
+        }
+        for c in notebook.cells
+        if c.cell_type == "code" and (c.id in needed or c in answers_and_tests)
+    ]
+
+
+def is_locked_code(cell) -> bool:
+    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("locked"))
+
+
+@pytest.mark.parametrize("assignment", assignments(REPO))
+def test_the_release_with_the_model_answers_passes_its_visible_tests_with_only_the_student_package(
+    student_python, tmp_path, assignment
+):
+    # What a student gets (release/<assignment>/: the notebook, earlier_steps.py, expected_values.json)
+    # in a student's environment: every visible test compares with a released value, none with code.
+    for path in (REPO / "release" / assignment).iterdir():
+        if path.suffix in (".py", ".json"):
+            shutil.copy(path, tmp_path / path.name)
+    results = {}
+    for sample in ("sample-solution", "sample-blank"):
+        notebook = nbformat.read(REPO / "submitted" / sample / assignment / f"{assignment}.ipynb", as_version=4)
+        cells = tmp_path / f"{sample}.json"
+        cells.write_text(json.dumps(_cells_the_tests_need(notebook)))
+        run = subprocess.run([student_python, PROBE, "notebook", cells], capture_output=True, text=True, cwd=tmp_path)
+        assert run.returncode == 0, f"{sample}'s {assignment} did not run in a student's environment:\n{run.stderr}"
+        results[sample] = [line for line in run.stdout.splitlines() if line.startswith(("PASSED", "FAILED"))]
+    tests = [c.metadata["nbgrader"]["grade_id"] for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    tests = [t for t in tests if not t.startswith("answer_")]
+    assert results["sample-solution"] == [f"PASSED {t}" for t in tests], results["sample-solution"]
+    # and the tests still test: the untouched release fails every one of them
+    assert all(line.startswith("FAILED") for line in results["sample-blank"]), results["sample-blank"]
+    assert len(results["sample-blank"]) == len(tests)
