@@ -188,6 +188,13 @@ class Grader:
         self.calls = 0
         self.verdicts: dict[str, Verdict] = {}
         self.tests = {_meta(c)["grade_id"]: c for c in source.cells if _is_test(c)}
+        self.solutions = [c for c in source.cells if c.cell_type == "code" and _meta(c).get("solution")]
+        # The functions this notebook grades: while one of them is tested, the others it calls are the
+        # course's versions, so that a mistake in one costs points in its own tests only.
+        self.graded_names = sorted(
+            {name for cell in self.solutions for name in _names(cell.source)[0] if name.isidentifier()}
+        )
+        self.course_namespace: dict[str, Any] | None = None
         locked_source = [
             c for c in source.cells if c.cell_type == "code" and not _is_test(c) and not _meta(c).get("solution")
         ]
@@ -225,6 +232,47 @@ class Grader:
             self.namespace = namespace
         return self.namespace
 
+    def _course_functions(self) -> dict[str, Any]:
+        """The course's versions of this notebook's graded functions (its solution cells), here, never in the kernel."""
+        if self.course_namespace is None:
+            namespace = dict(self._trusted_namespace())
+            for cell in self.solutions:
+                code = compile(MAGIC_LINE.sub("", cell.source), f"<solution {_meta(cell).get('grade_id')}>", "exec")
+                exec(code, namespace)
+            self.course_namespace = namespace
+        return self.course_namespace
+
+    def _answer(self, request: Path, answer: Path) -> None:
+        """Run the course's version of a graded function on what the kernel sent; write what it returned."""
+        name, args, kwargs = wire_format.load(request)
+        try:
+            if name not in self.graded_names:
+                raise LookupError(f"{name!r} is not a function this notebook grades")
+            result: dict[str, Any] = {"output": self._course_functions()[name](*args, **kwargs)}
+        except Exception as error:
+            result = {"raised": [type(error).__name__, str(error)]}
+        result["after"] = [list(args), kwargs]
+        partial = answer.with_name(f".{answer.name}")
+        wire_format.save(partial, result)
+        partial.chmod(0o644)
+        os.replace(partial, answer)  # whole, or not there at all
+        request.unlink(missing_ok=True)
+
+    async def _answer_callbacks(self, call: str, done: asyncio.Event) -> None:
+        """While a graded call runs, answer its calls to the course's versions of the other graded functions."""
+        number, pause = 1, 0.0005
+        while True:
+            request = self.workdir / kernel_link.CALLBACK.format(call=call, number=number)
+            if request.exists():
+                answer = self.calls_dir / kernel_link.CALLBACK_REPLY.format(call=call, number=number)
+                await asyncio.to_thread(self._answer, request, answer)
+                number, pause = number + 1, 0.0005
+            elif done.is_set():
+                return
+            else:
+                await asyncio.sleep(pause)
+                pause = min(2 * pause, 0.01)
+
     def _run_test(self, grade_id: str) -> tuple[Verdict, list]:
         source = self.tests[grade_id].source
         filename = f"<test cell {grade_id}>"
@@ -253,12 +301,19 @@ class Grader:
         reply = self.workdir / f"reply-{self.calls}.npz"
         wire_format.save(request, [list(args), kwargs])
         request.chmod(0o644)
+        stand_ins = tuple(name for name in self.graded_names if name != function)
         code = (
             f"__import__('nnlab_instructor.grading.kernel_link', fromlist=['serve_call']).serve_call("
-            f"get_ipython().user_ns, {function!r}, {str(request)!r}, {str(reply)!r})"
+            f"get_ipython().user_ns, {function!r}, {str(request)!r}, {str(reply)!r}, {stand_ins!r})"
         )
         cell = nbformat.v4.new_code_cell(code)
-        status = await self.client.execute_in_kernel(cell, self.current_index)
+        done = asyncio.Event()
+        answering = asyncio.create_task(self._answer_callbacks(reply.stem, done))
+        try:
+            status = await self.client.execute_in_kernel(cell, self.current_index)
+        finally:
+            done.set()
+            await answering
         printed.extend(o for o in cell.outputs if o.get("output_type") == "stream" and o.get("name") == "stdout")
         if status in ("timed out", "kernel died", "not run") or (status == "out of memory" and not reply.exists()):
             detail = self.client.fatal.get("detail") or next(

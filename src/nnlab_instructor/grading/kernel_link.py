@@ -11,8 +11,12 @@ imported there.
 
 from __future__ import annotations
 
+import itertools
+import os
 import sys
+import time
 import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +45,54 @@ def restore(target: Any, after: Any) -> None:
         target[:] = after
 
 
-def serve_call(namespace: dict, function_name: str, request: str, reply: str) -> None:
+# Files of the calls a graded function makes to the course's versions: ``{call}`` names the graded call
+# (its reply file's stem), ``{number}`` counts that call's calls.
+CALLBACK = "{call}.callback-{number}.npz"
+CALLBACK_REPLY = "{call}.callback-{number}.reply.npz"
+
+
+def course_version(name: str, call: str, outbox: Path, inbox: Path, numbers: Iterator[int]) -> Callable:
+    """Kernel side: a stand-in for the graded function ``name`` that the grader answers with the course's version.
+
+    The answer key never enters the kernel: each call writes its arguments to ``outbox``, and waits for
+    what the course's function returned (and did to its arguments: a used generator) in ``inbox``.
+    """
+
+    def stand_in(*args: Any, **kwargs: Any) -> Any:
+        number = next(numbers)
+        partial = outbox / f".{CALLBACK.format(call=call, number=number)}"
+        wire_format.save(partial, [name, list(args), kwargs])
+        os.replace(partial, outbox / CALLBACK.format(call=call, number=number))  # whole, or not there at all
+        answer = inbox / CALLBACK_REPLY.format(call=call, number=number)
+        pause = 0.0002
+        while not answer.exists():  # the cell's time budget bounds the wait
+            time.sleep(pause)
+            pause = min(2 * pause, 0.01)
+        result = wire_format.load(answer)
+        apply_changes(args, kwargs, *result["after"])
+        if "raised" in result:
+            kind, message = result["raised"]
+            raise RuntimeError(f"the course's {name} raised {kind}: {message}")
+        return result["output"]
+
+    stand_in.__name__ = stand_in.__qualname__ = name
+    return stand_in
+
+
+def serve_call(namespace: dict, function_name: str, request: str, reply: str, stand_ins: tuple[str, ...] = ()) -> None:
     """Kernel side of a graded call: run the student's function on the grader's inputs, send back the result.
 
     Reads ``(args, kwargs)`` from ``request`` and writes ``{"output" or "raised", "after"}`` to ``reply``,
-    both in :mod:`~nnlab_instructor.grading.wire_format`.
+    both in :mod:`~nnlab_instructor.grading.wire_format`. While the function runs, the names in
+    ``stand_ins`` (the notebook's other graded functions) call the course's versions through the grader,
+    so that the function is graded on its own; the student's are put back afterwards.
     """
     args, kwargs = wire_format.load(Path(request))
     out_of_memory = None
+    numbers = itertools.count(1)
+    saved = {name: namespace[name] for name in stand_ins if name in namespace}
+    for name in stand_ins:
+        namespace[name] = course_version(name, Path(reply).stem, Path(reply).parent, Path(request).parent, numbers)
     try:
         function = namespace[function_name]
         result = {"output": call_own(function, *args, **kwargs)}
@@ -60,6 +104,10 @@ def serve_call(namespace: dict, function_name: str, request: str, reply: str) ->
         result = {"raised": [kind, message]}
         if isinstance(error, MemoryError):
             out_of_memory = MemoryError(message)
+    finally:
+        for name in stand_ins:
+            namespace.pop(name, None)
+        namespace.update(saved)
     result["after"] = [list(args), kwargs]
     wire_format.save(Path(reply), result)
     if out_of_memory is not None:
