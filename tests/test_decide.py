@@ -1,8 +1,10 @@
 """What a student is told when a test cell fails (nnlab_instructor.grading.decide.explain): no hidden case leaks."""
 
+import numpy as np
 import pytest
 
 from nnlab import checks
+from nnlab_instructor.grading import decide
 from nnlab_instructor.grading.decide import _hidden_lines, explain
 
 TEST_CELL = """\
@@ -51,3 +53,22 @@ def test_a_visible_failure_keeps_its_message():
         exec(compile(source, filename, "exec"), {"checks": checks})
     told = explain(info.value, filename, _hidden_lines(source))
     assert told == "best_epoch([0.5, 0.4]) is 2, expected 1"
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        [(10**7, 8), {}],  # make_minibatches over ten million samples
+        [([np.arange(3)] * 200_000,), {}],  # two hundred thousand batches
+        [(), {"epochs": [1, 2, 10**9]}],
+    ],
+)
+def test_the_grader_refuses_to_compute_the_course_versions_on_outsized_arguments(arguments):
+    # The student's code chooses these arguments; the grader's process has no time budget of its own.
+    with pytest.raises(ValueError, match="than any test of this course passes"):
+        decide._check_callback_arguments(arguments)
+
+
+def test_the_grader_computes_the_course_versions_on_test_sized_arguments():
+    X = np.zeros((784, 40))
+    decide._check_callback_arguments([(X, np.arange(40), 8, True), {"seed": 0, "batches": [np.arange(8)] * 5}])

@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 HIDDEN_PREFIX = "a hidden test failed"
 SOLUTION = "sample-solution"
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.catalogue]
 
 # Small limits, as in tests/test_grading.py: a correct notebook's tests run well within them, and a
 # variant that hangs is stopped quickly.

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import numpy as np
 from nbgrader.utils import is_grade, is_solution
 
 from nnlab import checks
@@ -164,6 +165,28 @@ def explain(error: BaseException, filename: str, hidden: set[int]) -> str:
     return ("a hidden test failed: " if in_hidden else "") + text
 
 
+# Bounds of what the grader computes for a student's code (calls to the course's versions of the other
+# graded functions): far above what any test passes (MNIST-sized arrays of the built-in split, a few
+# thousand batches), far below what could keep a grading worker busy for long or exhaust its memory.
+CALLBACK_LIMITS = {"bytes": 16 * 2**20, "integer": 10**6, "items": 10**5}
+
+
+def _check_callback_arguments(value: Any) -> None:
+    """Refuse arguments whose size would make the course's function run long: huge counts or lists."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, (int, np.integer)) and abs(int(value)) > CALLBACK_LIMITS["integer"]:
+        raise ValueError(f"the number {int(value):,} is larger than any test of this course passes")
+    if isinstance(value, (list, tuple)):
+        if len(value) > CALLBACK_LIMITS["items"]:
+            raise ValueError(f"a list of {len(value):,} items is longer than any test of this course passes")
+        for item in value:
+            _check_callback_arguments(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _check_callback_arguments(item)
+
+
 class StudentFunction:
     """Stands for a student's function in the trusted namespace: only call_own may use it."""
 
@@ -243,14 +266,27 @@ class Grader:
         return self.course_namespace
 
     def _answer(self, request: Path, answer: Path) -> None:
-        """Run the course's version of a graded function on what the kernel sent; write what it returned."""
-        name, args, kwargs = wire_format.load(request)
-        try:
-            if name not in self.graded_names:
-                raise LookupError(f"{name!r} is not a function this notebook grades")
-            result: dict[str, Any] = {"output": self._course_functions()[name](*args, **kwargs)}
-        except Exception as error:
-            result = {"raised": [type(error).__name__, str(error)]}
+        """Run the course's version of a graded function on what the kernel sent; write what it returned.
+
+        The student's code chooses the arguments and this process has no time budget of its own: calls
+        beyond :data:`CALLBACK_LIMITS` are refused (the student's function then fails its test), so no
+        submission can keep the grader busy or make it run out of memory.
+        """
+        size = request.stat().st_size
+        if size > CALLBACK_LIMITS["bytes"]:
+            result: dict[str, Any] = {
+                "raised": ["ValueError", f"{size:,} bytes of arguments: more than any test of this course passes"]
+            }
+            args, kwargs = (), {}
+        else:
+            name, args, kwargs = wire_format.load(request)
+            try:
+                if name not in self.graded_names:
+                    raise LookupError(f"{name!r} is not a function this notebook grades")
+                _check_callback_arguments([args, kwargs])
+                result = {"output": self._course_functions()[name](*args, **kwargs)}
+            except Exception as error:
+                result = {"raised": [type(error).__name__, str(error)]}
         result["after"] = [list(args), kwargs]
         partial = answer.with_name(f".{answer.name}")
         wire_format.save(partial, result)
