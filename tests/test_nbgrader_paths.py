@@ -185,9 +185,9 @@ def hidden_lines(root: Path) -> list[str]:
 
 @functools.lru_cache
 def reference_values(root: Path, student: str) -> list[str]:
-    """Numbers that the failing tests of ``student`` compare against: run here, outside any sandbox,
-    the source's set-up and the student's answers, then each test cell; the numbers of the messages
-    that are not in the student's own notebook."""
+    """Numbers that the failing hidden tests of ``student`` compare against: run here, outside any
+    sandbox, the source's set-up and the student's answers, then each test cell whose visible part
+    passes; the numbers of the messages that are not in the student's own notebook."""
     source = nbformat.read(root / "source" / ASSIGNMENT / NOTEBOOK, as_version=4)
     submitted = nbformat.read(root / "submitted" / student / ASSIGNMENT / NOTEBOOK, as_version=4)
     answers = {_meta(c)["grade_id"]: c.source for c in submitted.cells if _meta(c).get("solution")}
@@ -198,6 +198,13 @@ def reference_values(root: Path, student: str) -> list[str]:
         if cell.cell_type != "code":
             continue
         code = answers.get(_meta(cell).get("grade_id"), cell.source) if _meta(cell).get("solution") else cell.source
+        if _is_test(cell):
+            # A failure of the visible part may show its values (the student has that test); only what a
+            # hidden part compares against must never reach the feedback.
+            try:
+                exec(compile(MAGIC_LINE.sub("", HIDDEN_REGION.sub("", code)), "<cell>", "exec"), namespace)
+            except Exception:
+                continue
         try:
             exec(compile(MAGIC_LINE.sub("", code), "<cell>", "exec"), namespace)
         except Exception as error:
