@@ -23,21 +23,26 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.slow)
 
 
-@pytest.fixture(scope="session")
-def rebuilt_course(tmp_path_factory) -> Path:
-    """A fresh copy of the course's authored files (source/, samples/, nbgrader_config.py), rebuilt from
-    scratch without executing the notebooks: release/, submitted/ and a gradebook of its own."""
+def build_course_copy(root: Path, names: list[str] | None = None) -> Path:
+    """Copy the course's authored files (source/, samples/, nbgrader_config.py) into ``root`` and build
+    ``names`` (default: every assignment) there without executing the notebooks: release/, submitted/
+    and a gradebook of its own."""
     import shutil
 
     from nnlab_instructor.authoring.build import build
     from nnlab_instructor.authoring.course_files import assignments
 
-    root = tmp_path_factory.mktemp("course")
     for folder in ("source", "samples"):
         shutil.copytree(REPO / folder, root / folder)
     shutil.copy(REPO / "nbgrader_config.py", root)
-    build(root, assignments(root), execute=False)
+    build(root, names or assignments(root), execute=False)
     return root
+
+
+@pytest.fixture(scope="session")
+def rebuilt_course(tmp_path_factory) -> Path:
+    """A fresh copy of the whole course, rebuilt from scratch (see :func:`build_course_copy`)."""
+    return build_course_copy(tmp_path_factory.mktemp("course"))
 
 
 @pytest.hookimpl(wrapper=True)

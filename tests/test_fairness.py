@@ -16,23 +16,21 @@ nbgrader's gradebook), with the sample solution in the same run as the yardstick
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import REPO, build_course_copy
 from fairness_catalogue import VARIANTS, Variant
 from nbgrader.api import Gradebook
 
-from nnlab_instructor.authoring.build import build
 from nnlab_instructor.authoring.course_files import assignments
 from nnlab_instructor.grading.pipeline import grade
 from nnlab_instructor.grading.sandbox import MB, GiB, Limits
 from nnlab_instructor.grading.table import db_url
 
-REPO = Path(__file__).resolve().parents[1]
 HIDDEN_PREFIX = "a hidden test failed"
 SOLUTION = "sample-solution"
 
@@ -114,11 +112,7 @@ def _failures(root: Path, assignment: str, student: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory) -> Graded:
-    root = tmp_path_factory.mktemp("fairness")
-    for folder in ("source", "samples"):
-        shutil.copytree(REPO / folder, root / folder)
-    shutil.copy(REPO / "nbgrader_config.py", root)
-    build(root, assignments(root), execute=False)
+    root = build_course_copy(tmp_path_factory.mktemp("fairness"))
     for variant in VARIANTS:
         _submit(root, variant)
     result = Graded({}, {}, {}, {}, 0.0)

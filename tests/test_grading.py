@@ -31,14 +31,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import REPO, build_course_copy
 from nbgrader.api import Gradebook
 
-from nnlab_instructor.authoring.build import build, solution_source
+from nnlab_instructor.authoring.build import solution_source
 from nnlab_instructor.grading.pipeline import grade
 from nnlab_instructor.grading.sandbox import MB, GiB, Limits
 from nnlab_instructor.grading.table import db_url, read_grade_table
 
-REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "02-softmax"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 TEST_IDS = ("test_softmax_columns", "test_softmax_values", "test_softmax_overflow", "test_softmax_shift_invariance")
@@ -649,10 +649,7 @@ def graded() -> Graded:
     opened = _open_the_way_to(root)
     try:
         root.chmod(0o755)  # as readable as a real course: only the sandbox may keep students out
-        for folder in ("source", "samples"):
-            shutil.copytree(REPO / folder, root / folder)
-        shutil.copy(REPO / "nbgrader_config.py", root)
-        build(root, [ASSIGNMENT], execute=False)
+        build_course_copy(root, [ASSIGNMENT])
         write_class(root, listener.port)
         assert sorted(p.name for p in (root / "submitted").iterdir()) == sorted(EXPECTED)
         started = time.monotonic()

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import REPO, build_course_copy
 from nbgrader.api import Gradebook, MissingEntry
 
-from nnlab_instructor.authoring.build import build
 from nnlab_instructor.authoring.course_files import nbgrader_config
 from nnlab_instructor.grading.decide import HIDDEN_REGION, MAGIC_LINE
 from nnlab_instructor.grading.nbgrader_steps import (
@@ -34,7 +34,6 @@ from nnlab_instructor.grading.nbgrader_steps import (
 from nnlab_instructor.grading.pipeline import grade
 from nnlab_instructor.grading.record import recording_config, register_assignment
 
-REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "02-softmax"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 GRADED = ("sample-partial", "cheat")
@@ -126,11 +125,7 @@ def formgrader_api(root: Path):
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     """The class graded by every path; returns (root, {path: {"points": ..., "feedback": ..., "log": ...}})."""
-    root = tmp_path_factory.mktemp("nbgrader-paths")
-    for folder in ("source", "samples"):
-        shutil.copytree(REPO / folder, root / folder)
-    shutil.copy(REPO / "nbgrader_config.py", root)
-    build(root, [ASSIGNMENT], execute=False)
+    root = build_course_copy(tmp_path_factory.mktemp("nbgrader-paths"), [ASSIGNMENT])
     write_class(root)
     os.environ["PATH"] = nbgrader_env()["PATH"]  # the API asks alembic too
     results = {}
