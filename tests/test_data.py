@@ -22,7 +22,7 @@ from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils import Bunch
 
 from nnlab import data as nndata
-from nnlab.data import BUILTIN_DIR, Digits, load_mnist, split
+from nnlab.data import BUILTIN_DIR, Digits, load_mnist, split, split_validation
 from nnlab.idx import OFFICIAL_MD5, IDXError, verify_checksum, write_idx
 from nnlab_instructor.reference import one_hot
 
@@ -661,3 +661,30 @@ def test_raw_images_undo_the_scaling():
     assert raw.dtype == np.uint8 and raw.shape == (3, 28, 28)
     np.testing.assert_array_equal(raw, pixels)
     assert data.max_pixel == 255
+
+
+def test_split_validation_keeps_the_training_part_and_halves_the_held_out_part(no_mnist_env, forbid_openml):
+    data = load_mnist()
+    X_train, X_test, y_train, _y_test = split(data, seed=0)
+    Xt, Xv, Xs, yt, yv, ys = split_validation(data, seed=0)
+    np.testing.assert_array_equal(Xt, X_train)
+    np.testing.assert_array_equal(yt, y_train)
+    assert (len(Xv), len(Xs), len(yv), len(ys)) == (1_000, 1_000, 1_000, 1_000)
+    # Validation and test are the held-out images, each exactly once, in neither part twice.
+    held_out = {row.tobytes() for row in X_test}
+    assert {row.tobytes() for row in np.vstack([Xv, Xs])} == held_out
+    assert not {row.tobytes() for row in Xv} & {row.tobytes() for row in Xs}
+    # Stratified: every digit in both halves, in nearly the held-out proportions.
+    assert np.abs(np.bincount(yv, minlength=10) - np.bincount(ys, minlength=10)).max() <= 1
+
+
+def test_split_validation_of_the_official_split_validates_on_its_last_training_images():
+    X = np.linspace(0, 1, 72 * 784).reshape(72, 784)
+    y = np.arange(72) % 10
+    data = Digits(X=X, y=y, source="test", kind="idx", image_shape=(28, 28), n_official_train=60)
+    Xt, Xv, Xs, yt, yv, ys = split_validation(data)
+    # As on the real 60,000: the last sixth of the training images validate, the official test part tests.
+    np.testing.assert_array_equal(Xt, X[:50])
+    np.testing.assert_array_equal(Xv, X[50:60])
+    np.testing.assert_array_equal(Xs, X[60:])
+    np.testing.assert_array_equal(np.concatenate([yt, yv, ys]), y)

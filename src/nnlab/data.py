@@ -16,6 +16,7 @@ Public API
 Digits
 load_mnist(mnist_dir=None, *, full=False, use_openml=True, data_home=None) -> Digits
 split(data, *, test_size=0.2, seed=0) -> X_train, X_test, y_train, y_test
+split_validation(data, *, seed=0) -> X_train, X_val, X_test, y_train, y_val, y_test
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from sklearn.model_selection import train_test_split
 from .errors import NnlabError
 from .idx import read_idx, verify_checksum, verify_sha256
 
-__all__ = ["BUILTIN_DIR", "Digits", "MNISTNotFoundError", "load_mnist", "split"]
+__all__ = ["BUILTIN_DIR", "Digits", "MNISTNotFoundError", "load_mnist", "split", "split_validation"]
 
 logger = logging.getLogger("nnlab")
 
@@ -506,3 +507,42 @@ def split(
         return X[:n], X[n:], y[:n], y[n:]
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
     return X_train, X_test, y_train, y_test
+
+
+#: The share of the official training images kept back for validation: of 60,000, the usual 10,000.
+OFFICIAL_VALIDATION_SHARE = 1 / 6
+
+
+def split_validation(
+    data: Digits, *, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split into training, validation and test parts.
+
+    The validation part is what settings (learning rate, hidden size, epochs) are chosen on, as often as
+    needed; the test part is looked at once, at the end. On the built-in 10,000 images the training part is
+    exactly :func:`split`'s 8,000 and its 2,000 held-out images are halved (seeded, stratified): 1,000
+    validation, 1,000 test. On the official split the last 10,000 of the 60,000 training images validate
+    and the official 10,000 test images test (a sixth of the official training part, for other sizes).
+
+    Parameters
+    ----------
+    data : Digits
+        From :func:`load_mnist`.
+    seed : int, default=0
+        Random state of the shuffles; the same seed gives the same parts.
+
+    Returns
+    -------
+    X_train : ndarray of shape (n_train, n_features)
+    X_val : ndarray of shape (n_val, n_features)
+    X_test : ndarray of shape (n_test, n_features)
+    y_train : ndarray of shape (n_train,)
+    y_val : ndarray of shape (n_val,)
+    y_test : ndarray of shape (n_test,)
+    """
+    X_train, X_test, y_train, y_test = split(data, seed=seed)
+    if data.n_official_train is not None:
+        n = len(X_train) - round(len(X_train) * OFFICIAL_VALIDATION_SHARE)
+        return X_train[:n], X_train[n:], X_test, y_train[:n], y_train[n:], y_test
+    X_val, X_test, y_val, y_test = train_test_split(X_test, y_test, test_size=0.5, random_state=seed, stratify=y_test)
+    return X_train, X_val, X_test, y_train, y_val, y_test
