@@ -162,14 +162,19 @@ def sanitize_outputs(notebook, config: Path) -> None:
     The rules replace what differs by machine (the MNIST folder, kernel file names, addresses), so
     a rebuild on another machine, or from another folder, writes the same notebooks/ files.
     """
-    from nbval.plugin import get_sanitize_patterns
-
     if not config.is_file():
         raise CourseError(f"no nbval sanitize rules at {config}: notebooks/ would keep machine-specific outputs")
+    sanitize_rules(notebook, config.read_text(), str(config))
+
+
+def sanitize_rules(notebook, config_text: str, where: str) -> None:
+    """:func:`sanitize_outputs` with the rules' text (``where`` names it in errors)."""
+    from nbval.plugin import get_sanitize_patterns
+
     # nbval's own reader, so that the build and nbval apply exactly the same rules in the same order.
-    rules = dict(get_sanitize_patterns(config.read_text()))
+    rules = dict(get_sanitize_patterns(config_text))
     if not rules:
-        raise CourseError(f"no nbval sanitize rules in {config}: notebooks/ would keep machine-specific outputs")
+        raise CourseError(f"no nbval sanitize rules in {where}: notebooks/ would keep machine-specific outputs")
     patterns = [(re.compile(regex), replacement) for regex, replacement in rules.items()]
 
     def clean(text):

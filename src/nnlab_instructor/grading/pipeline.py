@@ -15,41 +15,17 @@ A student whose grading failed for a reason of the grader's own keeps their prev
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import os
 import sys
-import traceback
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
-from nbgrader.utils import is_grade, is_solution
-
-from ..authoring.course_files import (
-    SANITIZE_CONFIG,
-    CourseError,
-    assignments,
-    open_gradebook,
-    released_files,
-    run_nbgrader,
-    sanitize_outputs,
-    source_notebook,
-)
+from ..authoring.course_files import CourseError, assignments, open_gradebook, run_nbgrader
 from .record import record_class, register_assignment
 from .table import GradeRow, Status, read_grade_table, read_grades, write_grade_table
+from .worker import AssignmentFiles, Outcome, grade_submission
 
-
-@dataclass
-class Outcome:
-    """What a worker found for one student (the notebook is JSON text, to cross processes cheaply)."""
-
-    student_id: str
-    status: str  # a Status value
-    detail: str
-    notebook: str | None = None
-    timestamp: str | None = None  # the checked timestamp.txt, for late penalties
+__all__ = ["Outcome", "grade", "grade_in_worker", "grade_student"]
 
 
 def grade(
@@ -135,59 +111,15 @@ def grade_student(root: str, assignment: str, student: str, limits=None, folder:
 
     ``folder`` holds the submission (default: nbgrader's ``submitted/<student>/<assignment>/`` of ``root``).
     """
-    from . import decide, submissions
-    from .sandbox import Limits
-
     try:
         root_path = Path(root)
-        source = nbformat.read(source_notebook(root_path, assignment), as_version=4)
-        release = nbformat.read(root_path / "release" / assignment / f"{assignment}.ipynb", as_version=4)
-        submission = Path(folder) if folder else root_path / "submitted" / student / assignment
-        prepared = submissions.prepare(submission, assignment, source, release)
-        if prepared.status != submissions.READY:
-            detail = "; ".join([prepared.detail, *prepared.notes]).strip("; ")
-            # Recorded as the untouched release that failed every test: the student has a row in the
-            # gradebook too (0 points), so `nbgrader export` and the table list the same students.
-            return Outcome(student, prepared.status, detail, nbformat.writes(_not_graded(release, prepared.status)))
-        # The course folder (source notebooks with hidden tests, submissions, gradebook) is invisible to
-        # the kernel; what it must import from there (src/, on its sys.path) is mounted back read-only.
-        limits = dataclasses.replace(limits or Limits(), hide_paths=(*(limits or Limits()).hide_paths, str(root_path)))
-        assert prepared.notebook is not None  # a ready submission always carries its notebook
-        graded = decide.grade_notebook(source, prepared.notebook, limits, released_files(root_path, assignment))
-        execution = graded.execution
-        notes = list(prepared.notes)
-        if execution.status == "completed":
-            status = (Status.TAMPERING_DETECTED if prepared.tampering else Status.GRADED).value
-            detail = "; ".join(prepared.tampering + notes)
-        elif execution.status == "failed to start":
-            return Outcome(student, Status.GRADER_ERROR.value, execution.detail)
-        else:
-            status, detail = execution.status, "; ".join([execution.detail, *prepared.tampering, *notes])
-        if (root_path / SANITIZE_CONFIG).is_file():
-            # The grading machine's folders and addresses are not the student's business, and a regrade
-            # elsewhere should record the same notebook.
-            sanitize_outputs(graded.notebook, root_path / SANITIZE_CONFIG)
-        return Outcome(student, status, detail, nbformat.writes(graded.notebook), prepared.timestamp)
+        files = AssignmentFiles.from_course(root_path, assignment)
     except Exception as error:
-        return Outcome(
-            student,
-            Status.GRADER_ERROR.value,
-            f"{type(error).__name__}: {error} ({_last_line(traceback.format_exc())})",
-        )
-
-
-def _not_graded(release: nbformat.NotebookNode, status: str) -> nbformat.NotebookNode:
-    """The release with every test cell failed, for a submission that could not be executed."""
-    notebook = copy.deepcopy(release)
-    for cell in notebook.cells:
-        if cell.cell_type != "code":
-            continue
-        cell.outputs, cell.execution_count = [], None
-        if is_grade(cell) and not is_solution(cell):
-            cell.outputs = [
-                nbformat.v4.new_output("error", ename="NotGraded", evalue=f"not graded: {status}", traceback=[])
-            ]
-    return notebook
+        return Outcome(student, Status.GRADER_ERROR.value, f"{type(error).__name__}: {error}")
+    submission = Path(folder) if folder else root_path / "submitted" / student / assignment
+    # The course folder (source notebooks with hidden tests, submissions, gradebook) is invisible to
+    # the kernel; what it must import from there (src/, on its sys.path) is mounted back read-only.
+    return grade_submission(files, student, submission, limits, hide=(str(root_path),))
 
 
 def _merge_rows(root: Path, assignment: str, outcomes: dict[str, Outcome]) -> list[GradeRow]:
@@ -221,8 +153,3 @@ def _merge_rows(root: Path, assignment: str, outcomes: dict[str, Outcome]) -> li
 def _max_score(root: Path, assignment: str) -> float:
     with open_gradebook(root) as gradebook:
         return gradebook.find_assignment(assignment).max_score
-
-
-def _last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else ""
