@@ -39,6 +39,7 @@ def correct(assignment: str, cell: str, name: str, source: str) -> Variant:
 
 
 D, S, L, B, G, M, V = "01-data", "02-softmax", "03-loss", "04-backprop", "05-batch-gd", "06-sgd", "07-overfitting"
+C = "10-capstone"
 
 VARIANTS: list[Variant] = [
     # ------------------------------------------------------------------ 01 scale_pixels
@@ -945,6 +946,141 @@ def early_stopping(X, Y, X_val, Y_val, params, learning_rate, epochs, batch_size
             if waited >= patience:
                 break
     return best_params, val_losses
+""",
+    ),
+    # ------------------------------------------------------------------ 10 fit
+    mistake(
+        C,
+        "fit",
+        "returns the last epoch's parameters",
+        """\
+def fit(X, Y, X_val, Y_val, *, hidden=64, learning_rate=0.5, batch_size=8, epochs=15, patience=3, seed=0):
+    rng = np.random.default_rng(seed)
+    params = init_params(X.shape[0], hidden, Y.shape[0], seed=rng)
+    val_losses = [loss(X_val, Y_val, params)]
+    for _ in range(epochs):
+        params = sgd_epoch(X, Y, params, learning_rate, make_minibatches(X.shape[1], batch_size, rng))
+        val_losses.append(loss(X_val, Y_val, params))
+        if should_stop(val_losses, patience):
+            break
+    return params
+""",
+        stated=True,
+    ),
+    mistake(
+        C,
+        "fit",
+        "keeps the epoch of the lowest training loss",
+        """\
+def fit(X, Y, X_val, Y_val, *, hidden=64, learning_rate=0.5, batch_size=8, epochs=15, patience=3, seed=0):
+    rng = np.random.default_rng(seed)
+    params = init_params(X.shape[0], hidden, Y.shape[0], seed=rng)
+    best, best_train = {k: v.copy() for k, v in params.items()}, loss(X, Y, params)
+    val_losses = [loss(X_val, Y_val, params)]
+    for _ in range(epochs):
+        params = sgd_epoch(X, Y, params, learning_rate, make_minibatches(X.shape[1], batch_size, rng))
+        val_losses.append(loss(X_val, Y_val, params))
+        if loss(X, Y, params) < best_train:
+            best, best_train = {k: v.copy() for k, v in params.items()}, loss(X, Y, params)
+        if should_stop(val_losses, patience):
+            break
+    return best
+""",
+        stated=True,
+    ),
+    mistake(
+        C,
+        "fit",
+        "an unseeded generator",
+        """\
+def fit(X, Y, X_val, Y_val, *, hidden=64, learning_rate=0.5, batch_size=8, epochs=15, patience=3, seed=0):
+    rng = np.random.default_rng()
+    start = init_params(X.shape[0], hidden, Y.shape[0], seed=rng)
+    return early_stopping(X, Y, X_val, Y_val, start, learning_rate, epochs, batch_size, patience, rng)[0]
+""",
+        stated=True,
+    ),
+    mistake(
+        C,
+        "fit",
+        "never stops early",
+        """\
+def fit(X, Y, X_val, Y_val, *, hidden=64, learning_rate=0.5, batch_size=8, epochs=15, patience=3, seed=0):
+    rng = np.random.default_rng(seed)
+    start = init_params(X.shape[0], hidden, Y.shape[0], seed=rng)
+    return early_stopping(X, Y, X_val, Y_val, start, learning_rate, epochs, batch_size, epochs + 1, rng)[0]
+""",
+        stated=True,
+    ),
+    mistake(
+        C,
+        "fit",
+        "64 hidden units whatever hidden says",
+        """\
+def fit(X, Y, X_val, Y_val, *, hidden=64, learning_rate=0.5, batch_size=8, epochs=15, patience=3, seed=0):
+    rng = np.random.default_rng(seed)
+    start = init_params(X.shape[0], 64, Y.shape[0], seed=rng)
+    return early_stopping(X, Y, X_val, Y_val, start, learning_rate, epochs, batch_size, patience, rng)[0]
+""",
+        stated=True,
+    ),
+    mistake(
+        C,
+        "fit",
+        "shuffles the caller's arrays in place",
+        """\
+def fit(X, Y, X_val, Y_val, *, hidden=64, learning_rate=0.5, batch_size=8, epochs=15, patience=3, seed=0):
+    rng = np.random.default_rng(seed)
+    params = init_params(X.shape[0], hidden, Y.shape[0], seed=rng)
+    n = X.shape[1]
+    in_order = [np.arange(begin, min(begin + batch_size, n)) for begin in range(0, n, batch_size)]
+    best, val_losses = params, [loss(X_val, Y_val, params)]
+    for _ in range(epochs):
+        order = rng.permutation(n)
+        X[...], Y[...] = X[:, order], Y[:, order]
+        params = sgd_epoch(X, Y, params, learning_rate, in_order)
+        val_losses.append(loss(X_val, Y_val, params))
+        if best_epoch(val_losses) == len(val_losses) - 1:
+            best = params
+        if should_stop(val_losses, patience):
+            break
+    return best
+""",
+        stated=True,
+    ),
+    correct(
+        C,
+        "fit",
+        "its own loop, one generator for the weights and another for the shuffles",
+        """\
+def fit(X, Y, X_val, Y_val, *, hidden=64, learning_rate=0.5, batch_size=8, epochs=15, patience=3, seed=0):
+    params = init_params(X.shape[0], hidden, Y.shape[0], seed=seed)
+    shuffles = np.random.default_rng([seed, 1])
+    best_loss = loss(X_val, Y_val, params)
+    best, waited = {name: value.copy() for name, value in params.items()}, 0
+    for _ in range(epochs):
+        params = sgd_epoch(X, Y, params, learning_rate, make_minibatches(X.shape[1], batch_size, shuffles))
+        current = loss(X_val, Y_val, params)
+        if current < best_loss:
+            best_loss, waited = current, 0
+            best = {name: value.copy() for name, value in params.items()}
+        else:
+            waited += 1
+            if waited >= patience:
+                break
+    return best
+""",
+    ),
+    correct(
+        C,
+        "fit",
+        "trains in float32",
+        """\
+def fit(X, Y, X_val, Y_val, *, hidden=64, learning_rate=0.5, batch_size=8, epochs=15, patience=3, seed=0):
+    rng = np.random.default_rng(seed)
+    start = init_params(X.shape[0], hidden, Y.shape[0], seed=rng, dtype=np.float32)
+    X, Y, X_val, Y_val = (np.asarray(a, dtype=np.float32) for a in (X, Y, X_val, Y_val))
+    return early_stopping(X, Y, X_val, Y_val, start, np.float32(learning_rate), epochs, batch_size, patience, rng)[0]
 """,
     ),
 ]

@@ -517,3 +517,74 @@ def test_validation_losses_are_the_plain_cross_entropy_on_unshifted_images():
     )
     assert history.train_loss[-1] == pytest.approx(R.loss(X, Y, params), rel=1e-12)
     assert history.val_loss[-1] == pytest.approx(R.loss(X[:, :10], Y[:, :10], params), rel=1e-12)
+
+
+# --------------------------------------------------------------------------- the capstone's fit (notebook 10)
+
+
+def notebook_fit():
+    """Notebook 10's model answer of ``fit``, run on its released ``earlier_steps.py`` (the course's 01-07)."""
+    import importlib.util
+
+    import nbformat
+    from conftest import REPO
+
+    from nnlab_instructor.authoring.build import solution_source
+
+    folder = REPO / "source" / "10-capstone"
+    spec = importlib.util.spec_from_file_location("earlier_steps_10", folder / "earlier_steps.py")
+    assert spec is not None and spec.loader is not None
+    earlier = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(earlier)
+    namespace = dict(vars(earlier))
+    notebook = nbformat.read(folder / "10-capstone.ipynb", as_version=4)
+    (cell,) = [c for c in notebook.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "fit"]
+    exec(solution_source(cell), namespace)
+    return namespace["fit"]
+
+
+def test_fit_returns_the_best_epochs_parameters_and_stops_with_patience():
+    X, Y = teacher_problem(n_samples=40, seed=15)
+    X_val, Y_val = teacher_problem(n_samples=200, seed=16)
+    settings = dict(hidden=64, learning_rate=0.3, batch_size=5, epochs=60, seed=0)
+    _, history = R.train_with_validation(X, Y, X_val, Y_val, n_hidden=64, learning_rate=0.3, epochs=60, batch_size=5)
+    best = int(np.argmin(history.val_loss))
+    assert 0 < best < 55, "this set-up is meant to overfit: the validation loss should turn up"
+    params = R.fit(X, Y, X_val, Y_val, patience=61, **settings)
+    assert {name: params[name].shape for name in R.PARAM_NAMES} == {
+        "W1": (64, 8),
+        "b1": (64, 1),
+        "W2": (3, 64),
+        "b2": (3, 1),
+    }
+    np.testing.assert_allclose(R.loss(X_val, Y_val, params), history.val_loss[best], rtol=1e-12)
+    stopped = R.fit(X, Y, X_val, Y_val, patience=2, **settings)
+    first_stale = next(t for t in range(61) if t - int(np.argmin(history.val_loss[: t + 1])) >= 2)
+    np.testing.assert_allclose(R.loss(X_val, Y_val, stopped), history.val_loss[: first_stale + 1].min(), rtol=1e-12)
+    with pytest.raises(ValueError, match="patience must be at least 1"):
+        R.fit(X, Y, X_val, Y_val, patience=0)
+
+
+def test_fit_is_seeded_and_leaves_its_arguments_alone():
+    X, Y = teacher_problem(n_samples=30, seed=21)
+    X_val, Y_val = teacher_problem(n_samples=50, seed=22)
+    saved = [a.copy() for a in (X, Y, X_val, Y_val)]
+    settings = dict(hidden=5, learning_rate=0.5, batch_size=4, epochs=5, patience=2)
+    first, again, other = (R.fit(X, Y, X_val, Y_val, seed=s, **settings) for s in (3, 3, 4))
+    for name in R.PARAM_NAMES:
+        assert np.array_equal(first[name], again[name]), name
+    assert not np.array_equal(first["W1"], other["W1"])
+    for before, after in zip(saved, (X, Y, X_val, Y_val)):
+        assert np.array_equal(before, after)
+
+
+@pytest.mark.parametrize("patience,batch_size", [(2, 5), (100, 7), (1, 40)])
+def test_fit_agrees_with_notebook_10s_model_answer(patience, batch_size):
+    # The answer key and the notebook draw alike: one generator, first the weights, then every shuffle.
+    X, Y = teacher_problem(n_samples=40, seed=31)
+    X_val, Y_val = teacher_problem(n_samples=100, seed=32)
+    settings = dict(hidden=6, learning_rate=0.5, batch_size=batch_size, epochs=30, patience=patience, seed=7)
+    expected = notebook_fit()(X, Y, X_val, Y_val, **settings)
+    result = R.fit(X, Y, X_val, Y_val, **settings)
+    for name in R.PARAM_NAMES:
+        np.testing.assert_allclose(result[name], expected[name], rtol=1e-9, atol=1e-12, err_msg=name)

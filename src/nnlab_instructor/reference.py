@@ -911,3 +911,60 @@ def gradient_check(
     Y = np.asarray(Y, dtype=np.float64)
     analytic = backward_fn(X, Y, params, forward(X, params))
     return compare_gradients(lambda: loss(X, Y, params), params, analytic, eps)
+
+
+# --------------------------------------------------------------------------- the capstone (notebook 10)
+
+
+def fit(
+    X: np.ndarray,
+    Y: np.ndarray,
+    X_val: np.ndarray,
+    Y_val: np.ndarray,
+    *,
+    hidden: int = DEFAULT_HIDDEN,
+    learning_rate: float = DEFAULT_LEARNING_RATE,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    epochs: int = DEFAULT_EPOCHS,
+    patience: int = 3,
+    seed: int = 0,
+) -> Params:
+    """Notebook 10's ``fit``: a seeded network trained by minibatch SGD with early stopping.
+
+    One generator ``np.random.default_rng(seed)`` draws the starting parameters (:func:`init_params`)
+    and then every epoch's shuffle, as the notebook's model answer does with the course's
+    ``init_params`` and ``early_stopping``. Training stops once the best validation loss is ``patience``
+    epochs old (or after ``epochs``).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_features, n_samples)
+    Y : ndarray of shape (n_classes, n_samples)
+        One-hot training labels.
+    X_val : ndarray of shape (n_features, n_val)
+    Y_val : ndarray of shape (n_classes, n_val)
+        Validation data, never trained on; only its loss decides.
+    hidden, learning_rate, batch_size, epochs, patience, seed : as named.
+
+    Returns
+    -------
+    params : dict
+        Copies of ``W1`` (hidden, n_features), ``b1`` (hidden, 1), ``W2`` (n_classes, hidden) and
+        ``b2`` (n_classes, 1) at the epoch of the lowest validation loss (the first on ties; epoch 0
+        is the start). The arguments are not modified.
+    """
+    if patience < 1:
+        raise ValueError(f"patience must be at least 1, got {patience}")
+    params, _ = train_with_validation(
+        X,
+        Y,
+        X_val,
+        Y_val,
+        n_hidden=hidden,
+        learning_rate=learning_rate,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        patience=patience,
+    )
+    return params
