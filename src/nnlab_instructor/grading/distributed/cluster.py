@@ -125,7 +125,7 @@ def grade_on_cluster(
         window = max(WINDOW, 4 * sum(client.nthreads().values()))
         waiting = iter(students)
         futures: dict[Any, str] = {}
-        running = as_completed()
+        running = as_completed(loop=client.loop)
 
         def send_next() -> Iterator[tuple[str, Outcome]]:
             for student in waiting:

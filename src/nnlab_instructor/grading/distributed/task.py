@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +53,10 @@ def assignment_files(digest: str) -> AssignmentFiles:
     return plugin.files
 
 
-def grade_task(
-    digest: str, submission: Submission, limits: Any, hide: tuple[str, ...], expected: dict[str, str]
-) -> Outcome:
-    """Grade one student on this worker: the same :func:`grade_submission` as the local path, on a
-    private copy of the submission. Raises :class:`GraderFault` for the grader's own faults (so that Dask
-    retries them); every fault of the student's is an :class:`Outcome`."""
+@contextmanager
+def received(digest: str, submission: Submission, expected: dict[str, str]) -> Iterator[tuple[AssignmentFiles, Path]]:
+    """What a task needs on its worker: the environment checked against the coordinator's, the assignment's
+    files, and the submission written into a private folder (removed afterwards)."""
     problem = mismatch(expected, environment())
     if problem:
         raise GraderFault(problem)
@@ -66,6 +66,16 @@ def grade_task(
         folder = Path(private) / submission.student / files.assignment
         folder.mkdir(parents=True)
         write_submission(submission, folder)
+        yield files, folder
+
+
+def grade_task(
+    digest: str, submission: Submission, limits: Any, hide: tuple[str, ...], expected: dict[str, str]
+) -> Outcome:
+    """Grade one student on this worker: the same :func:`grade_submission` as the local path, on a
+    private copy of the submission. Raises :class:`GraderFault` for the grader's own faults (so that Dask
+    retries them); every fault of the student's is an :class:`Outcome`."""
+    with received(digest, submission, expected) as (files, folder):
         # The coordinator's course folder is hidden when this worker's machine has it (a LocalCluster).
         hidden = tuple(path for path in hide if os.path.isdir(path))
         outcome = grade_submission(files, submission.student, folder, limits, hide=hidden)
