@@ -86,7 +86,7 @@ def main() -> int:
     with (
         tempfile.TemporaryDirectory(prefix="nnlab-simulation-") as tmp,
         LocalCluster(
-            n_workers=args.workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+            n_workers=args.workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
         ) as local,
     ):
         root = Path(tmp)

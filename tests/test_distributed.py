@@ -62,7 +62,7 @@ def graded_locally(built, tmp_path_factory) -> tuple[Path, list]:
 @pytest.fixture(scope="module")
 def local_cluster():
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
     ) as cluster:
         yield cluster
 
