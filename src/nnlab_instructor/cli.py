@@ -8,7 +8,7 @@ import sys
 
 from nnlab.errors import NnlabError
 
-from .commands import build, course, grade, train
+from .commands import build, course, grade, train, worker
 
 DESCRIPTION = """\
 Neural networks from scratch in numpy, on MNIST: the course's command.
@@ -41,6 +41,13 @@ SUBCOMMANDS = (
         "grade every submission of an assignment (sandboxed, tests decided outside the kernel); "
         "write grades/ASSIGNMENT.csv",
         "Grade submitted/<student>/ASSIGNMENT/ on top of nbgrader and write the grade table and feedback.",
+    ),
+    (
+        "worker",
+        worker,
+        "check the sandbox on this machine, then grade as a worker of a Dask cluster (nnlab grade --scheduler)",
+        "Run a one-cell notebook in the sandbox (refuse to start if it fails), then start a Dask worker "
+        "that joins the scheduler at ADDRESS (tls:// with certificates; tcp:// only on this machine).",
     ),
     (
         "course",

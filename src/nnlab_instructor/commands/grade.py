@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from ..grading.sandbox.limits import GiB, Limits
+from .worker import add_tls_arguments, cluster_module, tls_files
 
 DEFAULT_LIMITS = Limits()
 
@@ -37,6 +38,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="address space of a student's kernel (default: %(default)s)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="grade on a Dask cluster (tls://HOST:PORT; tcp:// only on this machine); needs the extra [dask]",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the outcomes grades/ASSIGNMENT.journal.jsonl holds for unchanged submissions (an interrupted run)",
+    )
+    add_tls_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
     limits = Limits(
         cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout, memory_bytes=int(args.memory_gb * GiB)
     )
+    cluster = None
+    if args.scheduler:
+        tls = tls_files(args)
+        cluster = cluster_module().Cluster(args.scheduler, tls.security("client") if tls else None)
     rows = grade(
         root,
         args.assignment,
@@ -56,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         students=args.students,
         limits=limits,
         progress=not args.no_progress,
+        cluster=cluster,
+        resume=args.resume,
     )
     print(format_summary(args.assignment, rows))
     print(

@@ -17,13 +17,20 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..authoring.course_files import CourseError, assignments, open_gradebook, run_nbgrader
+from .distributed.journal import Basis, Journal
+from .distributed.travel import Submission, grader_version, read_submission
 from .record import record_class, register_assignment
 from .table import GradeRow, Status, read_grade_table, read_grades, write_grade_table
 from .worker import AssignmentFiles, Outcome, grade_submission
+
+if TYPE_CHECKING:  # only --scheduler needs dask and distributed (the extra [dask])
+    from .distributed.cluster import Cluster
 
 __all__ = ["Outcome", "grade", "grade_in_worker", "grade_student"]
 
@@ -36,8 +43,15 @@ def grade(
     students: list[str] | None = None,
     limits=None,
     progress: bool = False,
+    cluster: Cluster | None = None,
+    resume: bool = False,
 ) -> list[GradeRow]:
-    """Grade every submission of ``assignment`` (or only ``students``); returns the whole grade table."""
+    """Grade every submission of ``assignment`` (or only ``students``); returns the whole grade table.
+
+    ``cluster``: grade on a Dask cluster instead of local worker processes (:mod:`.distributed`).
+    ``resume``: take the outcomes journaled by an interrupted run that are still valid (same submission,
+    assignment files and grader version) instead of grading those students again.
+    """
     if assignment not in assignments(root):
         raise CourseError(f"no assignment {assignment!r} in {root / 'source'} (have: {', '.join(assignments(root))})")
     if (root / "downloaded" / assignment / "archive").is_dir():
@@ -50,7 +64,16 @@ def grade(
             raise CourseError(f"no submission of {assignment} from {', '.join(unknown)}")
     register_assignment(root, assignment)  # before any work: a course nbgrader cannot record is said at once
 
-    outcomes = _run_workers(root, assignment, chosen, workers or os.cpu_count() or 1, limits, progress)
+    files = AssignmentFiles.from_course(root, assignment)
+    bases = {s: _basis(root, assignment, s, files) for s in chosen}
+    with Journal(root / "grades" / f"{assignment}.journal.jsonl", resume=resume) as journal:
+        outcomes = journal.finished(bases)
+        todo = [s for s in chosen if s not in outcomes]
+        if cluster is None:
+            arriving = _run_workers(root, assignment, todo, workers or os.cpu_count() or 1, limits)
+        else:
+            arriving = _run_on_cluster(cluster, root, files, todo, limits)
+        outcomes.update(_collect(arriving, assignment, len(todo), journal, bases, progress))
     # A grader error keeps the student's previous results: nothing of theirs is recorded.
     to_record = {s: (o.notebook, o.timestamp) for s, o in outcomes.items() if o.status != Status.GRADER_ERROR}
     if to_record:
@@ -66,26 +89,57 @@ def grade(
     return rows
 
 
-def _run_workers(
-    root: Path, assignment: str, students: list[str], workers: int, limits, progress: bool
+def _basis(root: Path, assignment: str, student: str, files: AssignmentFiles) -> Basis:
+    submission = read_submission(root / "submitted" / student / assignment, student, max_bytes=None)
+    return Basis(submission.sha256, files.digest, grader_version())
+
+
+def _collect(
+    arriving: Iterator[tuple[str, Outcome]],
+    assignment: str,
+    total: int,
+    journal: Journal,
+    bases: dict[str, Basis],
+    progress: bool,
 ) -> dict[str, Outcome]:
+    """The outcomes as they arrive, each journaled at once (one writer: this process)."""
     outcomes: dict[str, Outcome] = {}
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(students), desc=f"grading {assignment}", unit="student", file=sys.stderr)
+        bar = tqdm(total=total, desc=f"grading {assignment}", unit="student", file=sys.stderr)
+    for student, outcome in arriving:
+        outcomes[student] = outcome
+        journal.append(bases[student], outcome)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix_str(f"{student}: {outcome.status}")
+    if bar is not None:
+        bar.close()
+    return outcomes
+
+
+def _run_workers(
+    root: Path, assignment: str, students: list[str], workers: int, limits
+) -> Iterator[tuple[str, Outcome]]:
     with ProcessPoolExecutor(max_workers=max(1, min(workers, len(students) or 1))) as pool:
         futures = {pool.submit(grade_student, str(root), assignment, student, limits): student for student in students}
         for future in as_completed(futures):
             student = futures[future]
-            outcome = outcomes[student] = _worker_outcome(future, student)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix_str(f"{student}: {outcome.status}")
-    if bar is not None:
-        bar.close()
-    return outcomes
+            yield student, _worker_outcome(future, student)
+
+
+def _run_on_cluster(
+    cluster: Cluster, root: Path, files: AssignmentFiles, students: list[str], limits
+) -> Iterator[tuple[str, Outcome]]:
+    from .distributed.cluster import grade_on_cluster
+
+    def load(student: str) -> Submission:
+        return read_submission(root / "submitted" / student / files.assignment, student)
+
+    # The course folder is hidden from the kernel, as on the local path, where the worker's machine has it.
+    return grade_on_cluster(cluster, files, students, load, limits, hide=(str(root),))
 
 
 def grade_in_worker(root: Path, assignment: str, student: str, folder: Path, limits=None) -> Outcome:
