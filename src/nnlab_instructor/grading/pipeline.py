@@ -23,7 +23,7 @@ from pathlib import Path
 from ..authoring.course_files import CourseError, assignments, open_gradebook, run_nbgrader
 from .record import record_class, register_assignment
 from .table import GradeRow, Status, read_grade_table, read_grades, write_grade_table
-from .worker import AssignmentFiles, Outcome, grade_submission
+from .worker import AssignmentFiles, Outcome, grade_many, grade_submission
 
 __all__ = ["Outcome", "grade", "grade_in_worker", "grade_student"]
 
@@ -75,7 +75,8 @@ def _run_workers(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(students), desc=f"grading {assignment}", unit="student", file=sys.stderr)
-    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(students) or 1))) as pool:
+    processes = max(1, min(workers, len(students) or 1))
+    with ProcessPoolExecutor(max_workers=processes, initializer=grade_many) as pool:
         futures = {pool.submit(grade_student, str(root), assignment, student, limits): student for student in students}
         for future in as_completed(futures):
             student = futures[future]
