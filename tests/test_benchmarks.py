@@ -226,3 +226,30 @@ def test_benchmark_says_when_the_tutorial_broke(bench, tutorial):
     lines = bench.tutorial_warnings(broken)
     assert any("softmax gave nan for 4 held-out images" in line for line in lines)
     assert any("loss is nan or inf after epochs [10]" in line for line in lines)
+
+
+def test_grading_throughput_times_every_grader_and_nnlab_grades_alike_at_1_and_2_workers(tmp_path):
+    report_file = tmp_path / "throughput.json"
+    script = REPO / "benchmarks" / "grading_throughput.py"
+    command = [sys.executable, str(script), "--assignments", "01-data", "--per-assignment", "2"]
+    command += ["--json", str(report_file)]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    report = json.loads(report_file.read_text())
+    assert report["per_assignment"] == 2 and list(report["assignments"]) == ["01-data"]
+    section = report["assignments"]["01-data"]
+    for grader in ("nbgrader_autograde", "nnlab_1_worker", "nnlab_2_workers"):
+        run = section[grader]
+        assert run["status"] == "ok", f"{grader}: {run}"
+        assert run["submissions"] == 2 and run["per_second"] > 0 and len(run["load_before"]) == 3
+    assert set(section["ratios"]) == {"nnlab_1_worker / nbgrader_autograde", "nnlab_2_workers / nnlab_1_worker"}
+    assert all(value > 0 for value in section["ratios"].values())
+    assert section["nnlab_tables_equal"] is True
+    rows = {row["student_id"]: row for row in section["nnlab_1_worker"]["grade_table"]}
+    solution, partial = rows["student-001"], rows["student-002"]  # copies of sample-solution and sample-partial
+    assert float(solution["score"]) > float(partial["score"]) and solution["status"] == partial["status"] == "graded"
+    # plain nbgrader, with its own Execute, gives the sample solution the same points (written answers
+    # await manual grading in both)
+    assert section["nbgrader_autograde"]["scores"]["student-001"] == float(solution["score"])
+    assert report["total"]["nnlab_tables_equal"] is True
+    assert set(report["total"]["targets_met"]) == set(section["ratios"])

@@ -930,3 +930,50 @@ def test_manual_grades_stay_true_across_regrades(graded: Graded):
     with Gradebook(db_url(root)) as gradebook:
         assert gradebook.find_grade("answer_max_shift", ASSIGNMENT, ASSIGNMENT, student).needs_manual_grade
         assert not gradebook.find_grade(TEST_IDS[0], ASSIGNMENT, ASSIGNMENT, student).needs_manual_grade
+
+
+def _reuse_source() -> nbformat.NotebookNode:
+    """A notebook whose test changes, in place, what its set-up cell built (as the arguments a student's
+    function changed come back through call_own) and checks it first."""
+
+    def cell(source: str, **nbgrader) -> nbformat.NotebookNode:
+        made = nbformat.v4.new_code_cell(source)
+        made.metadata["nbgrader"] = {"schema_version": 3, "locked": True, **nbgrader}
+        return made
+
+    setup = (
+        "import numpy as np\nvalues = np.zeros(3)\nseen = []\n\n\n"
+        "def total():\n    return float(values.sum()) + len(seen)\n"
+    )
+    answer = cell("def double(x):\n    return 2 * x", grade_id="double", solution=True, locked=False)
+    test = cell(
+        'assert total() == 0.0, f"total() is {total()} after an earlier student"\nvalues += 1\nseen.append(1)\n'
+        "assert total() == 4.0",
+        grade_id="test_double",
+        grade=True,
+        points=1,
+    )
+    return nbformat.v4.new_notebook(cells=[cell(setup, grade_id="setup"), answer, test])
+
+
+def test_the_set_up_namespace_is_built_once_and_each_student_gets_a_fresh_copy(monkeypatch, tmp_path):
+    from nnlab_instructor.grading import decide
+
+    source = _reuse_source()
+    runs = []
+    build = decide.Grader._run_set_up
+    monkeypatch.setattr(decide.Grader, "_run_set_up", lambda self: runs.append(1) or build(self))
+    monkeypatch.setattr(decide, "_SET_UP_NAMESPACES", {})
+    graders = [decide.Grader(source, source, tmp_path, None, "files-digest") for _ in range(3)]
+    for grader in graders:
+        verdict, _ = grader._run_test("test_double")
+        assert verdict.passed, verdict.message
+    assert len(runs) == 1, f"the set-up cells ran {len(runs)} times for 3 students of one assignment"
+    first, second = graders[0].namespace, graders[1].namespace
+    assert first is not None and second is not None
+    assert first["values"] is not second["values"] and first["seen"] is not second["seen"]
+    # a function the set-up cell defined reads the student's own copy, not the one kept for the next
+    assert second["total"].__globals__ is second and second["total"]() == 4.0
+    # without the files' digest (no key), nothing is kept: the set-up cells run for every grader
+    decide.Grader(source, source, tmp_path)._trusted_namespace()
+    assert len(runs) == 2

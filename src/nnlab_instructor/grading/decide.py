@@ -20,17 +20,20 @@ from __future__ import annotations
 import ast
 import asyncio
 import builtins
+import copy
 import dataclasses
+import hashlib
 import os
 import re
 import symtable
 import sys
 import tempfile
 import traceback
-from collections.abc import Mapping
+import types
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 import numpy as np
@@ -41,6 +44,9 @@ from nnlab import checks
 from .. import reference as reference_module
 from . import kernel_link, wire_format
 from .sandbox import ExecutionReport, Limits, SandboxNotebookClient, execute_notebook
+
+if TYPE_CHECKING:
+    from .sandbox.ahead import KernelAhead
 
 HIDDEN_REGION = re.compile(r"^\s*### BEGIN HIDDEN TESTS\s*$(.*?)^\s*### END HIDDEN TESTS\s*$", re.S | re.M)
 MAGIC_LINE = re.compile(r"^\s*[%!].*$", re.M)
@@ -187,6 +193,40 @@ def _check_callback_arguments(value: Any) -> None:
             _check_callback_arguments(item)
 
 
+#: per process: the namespace the set-up cells built (never handed out; students get copies), by set-up key
+_SET_UP_NAMESPACES: dict[str, dict[str, Any]] = {}
+
+
+def fresh_namespace(namespace: dict[str, Any]) -> dict[str, Any] | None:
+    """A copy of a set-up namespace that shares no mutable object with it; None if it cannot be made.
+
+    Modules are shared (they are the process's); everything else is deep-copied, and the functions the
+    set-up cells defined are rebound to the copy (their globals are the namespace they were defined in).
+    A class defined by a set-up cell, a closure or an object that cannot be copied: None (the set-up
+    cells then run again for each student, as they always may).
+    """
+    memo: dict[int, Any] = {id(module): module for module in list(sys.modules.values())}
+    try:
+        fresh = copy.deepcopy(namespace, memo)
+    except Exception:
+        return None
+    for name, value in fresh.items():
+        if isinstance(value, type) and value.__module__ == namespace.get("__name__"):
+            return None
+        if isinstance(value, types.FunctionType) and value.__globals__ is namespace:
+            if value.__closure__ is not None:
+                return None
+            rebound = types.FunctionType(
+                value.__code__, fresh, value.__name__, copy.deepcopy(value.__defaults__, memo), None
+            )
+            rebound.__kwdefaults__ = copy.deepcopy(value.__kwdefaults__, memo)
+            rebound.__dict__.update(copy.deepcopy(value.__dict__, memo))
+            rebound.__qualname__, rebound.__doc__ = value.__qualname__, value.__doc__
+            rebound.__module__ = value.__module__
+            fresh[name] = rebound
+    return fresh
+
+
 class StudentFunction:
     """Stands for a student's function in the trusted namespace: only call_own may use it."""
 
@@ -201,10 +241,17 @@ class Grader:
     """Drives one notebook: decides, cell by cell, what runs in the kernel and what runs here."""
 
     def __init__(
-        self, source: nbformat.NotebookNode, notebook: nbformat.NotebookNode, workdir: Path, trusted: Path | None = None
+        self,
+        source: nbformat.NotebookNode,
+        notebook: nbformat.NotebookNode,
+        workdir: Path,
+        trusted: Path | None = None,
+        trusted_files_digest: str | None = None,
     ):
         self.source = source
         self.trusted = trusted
+        #: the trusted files' digest: with it, the set-up cells' namespace is built once per process
+        self.trusted_files_digest = trusted_files_digest
         self.notebook = notebook
         self.workdir = workdir
         self.calls_dir = workdir / ".nnlab-calls"
@@ -235,25 +282,49 @@ class Grader:
 
     def _trusted_namespace(self) -> dict[str, Any]:
         if self.namespace is None:
-            namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
-            for cell in self.source.cells:
-                if cell.cell_type == "code" and _meta(cell).get("solution"):
-                    for name in _names(cell.source)[0]:
-                        namespace[name] = StudentFunction(name)
             checks.use_answer_key(reference_module)
-            if self.trusted is not None:
-                # The set-up cell imports the files released with the notebook: the trusted copies, never
-                # the student's (this process grades one student, so the path and modules stay put).
-                sys.path.insert(0, str(self.trusted))
-                for module in [m for m in sys.modules if m.split(".")[0] == "earlier_steps"]:
-                    del sys.modules[module]
-            for cell in self.trusted_setup:
-                exec(
-                    compile(MAGIC_LINE.sub("", cell.source), f"<set-up cell {_meta(cell).get('grade_id')}>", "exec"),
-                    namespace,
-                )
-            self.namespace = namespace
+            key = self._set_up_key()
+            built = _SET_UP_NAMESPACES.get(key) if key else None
+            # Each student gets a copy of what the set-up cells built: nothing a test (or, through the
+            # arguments call_own hands back, a student's function) changes in it reaches the next student.
+            self.namespace = fresh_namespace(built) if built is not None else None
+            if self.namespace is None:
+                self.namespace = self._run_set_up()
+                if key and (kept := fresh_namespace(self.namespace)) is not None:
+                    _SET_UP_NAMESPACES.clear()  # one assignment at a time: keep memory bounded
+                    _SET_UP_NAMESPACES[key] = kept
         return self.namespace
+
+    def _set_up_key(self) -> str | None:
+        """What the set-up namespace depends on: the set-up cells, the stand-ins, the trusted files."""
+        if self.trusted_files_digest is None:
+            return None
+        sha = hashlib.sha256(self.trusted_files_digest.encode())
+        for cell in self.trusted_setup:
+            sha.update(b"\0cell\0" + cell.source.encode())
+        for cell in self.solutions:
+            sha.update(b"\0solution\0" + " ".join(sorted(_names(cell.source)[0])).encode())
+        return sha.hexdigest()
+
+    def _run_set_up(self) -> dict[str, Any]:
+        """The set-up cells run here, on the trusted files (the student functions are stand-ins)."""
+        namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+        for cell in self.source.cells:
+            if cell.cell_type == "code" and _meta(cell).get("solution"):
+                for name in _names(cell.source)[0]:
+                    namespace[name] = StudentFunction(name)
+        if self.trusted is not None:
+            # The set-up cell imports the files released with the notebook: the trusted copies, never
+            # the student's (this process grades one student, so the path and modules stay put).
+            sys.path.insert(0, str(self.trusted))
+            for module in [m for m in sys.modules if m.split(".")[0] == "earlier_steps"]:
+                del sys.modules[module]
+        for cell in self.trusted_setup:
+            exec(
+                compile(MAGIC_LINE.sub("", cell.source), f"<set-up cell {_meta(cell).get('grade_id')}>", "exec"),
+                namespace,
+            )
+        return namespace
 
     def _course_functions(self) -> dict[str, Any]:
         """The course's versions of this notebook's graded functions (its solution cells), here, never in the kernel."""
@@ -409,6 +480,77 @@ def withheld_answer_key_source() -> str:
     return f"raise ImportError({message!r})\n"
 
 
+#: this process's kernel started ahead for its next notebook (None: every kernel is started when needed)
+_kernels_ahead: KernelAhead | None = None
+
+
+def keep_kernels_ahead() -> None:
+    """From now on, keep one sandboxed kernel started ahead for this process's next notebook.
+
+    For a process that grades notebook after notebook (a grading worker): the next student's kernel
+    starts while this one is graded. Each kernel and working folder still serves one notebook only.
+    """
+    global _kernels_ahead
+    if _kernels_ahead is None:
+        from .sandbox.ahead import KernelAhead
+
+        _kernels_ahead = KernelAhead(withhold_answer_key)
+
+
+def withhold_answer_key(scratch: str, limits: Limits) -> Limits:
+    """``limits`` with the answer key replaced, in the sandbox, by a module that refuses to be imported
+    (and its compiled copies by an empty folder); the replacements are written in ``scratch``."""
+    os.chmod(scratch, 0o755)
+    replacement = Path(scratch) / "reference.py"
+    replacement.write_text(withheld_answer_key_source())
+    empty = Path(scratch) / "empty"
+    empty.mkdir()
+    real = Path(reference_module.__file__)
+    replace = [(str(real), str(replacement))]
+    if (real.parent / "__pycache__").is_dir():
+        replace.append((str(real.parent / "__pycache__"), str(empty)))
+    return dataclasses.replace(limits, replace_paths=(*limits.replace_paths, *replace))
+
+
+def _files_digest(files: Mapping[str, bytes]) -> str:
+    sha = hashlib.sha256()
+    for name, content in sorted(files.items()):
+        sha.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
+    return sha.hexdigest()
+
+
+def preloaded_modules(source: nbformat.NotebookNode, files: Mapping[str, bytes]) -> list[str]:
+    """The installed modules the set-up cells import (not the files released beside the notebook)."""
+    grader = Grader(source, source, Path("."))
+    local = {Path(name).stem for name in files}
+    found: list[str] = []
+    for cell in grader.trusted_setup:
+        try:
+            tree = ast.parse(MAGIC_LINE.sub("", cell.source))
+        except SyntaxError:
+            continue
+        for statement in tree.body:
+            if isinstance(statement, ast.Import):
+                names = [alias.name for alias in statement.names]
+            elif isinstance(statement, ast.ImportFrom) and statement.level == 0 and statement.module:
+                names = [statement.module]
+            else:
+                continue
+            found += [n for n in names if n.split(".")[0] not in local and n not in found]
+    return found
+
+
+def kernel_startup_code(preload: Sequence[str] = ()) -> str:
+    """What the kernel runs before any cell: the answer key withheld, then (a kernel started ahead)
+    the installed modules the set-up cell will import anyway. Each line leaves no name in the
+    student's namespace."""
+    link = "__import__('nnlab_instructor.grading.kernel_link', fromlist=['withhold'])"
+    code = f"{link}.withhold({checks.ANSWER_KEY!r})\n"
+    if preload:
+        code += f"[__import__('importlib').import_module(name) for name in {tuple(preload)!r}]\n"
+    return code
+
+
 def grade_notebook(
     source: nbformat.NotebookNode,
     notebook: nbformat.NotebookNode,
@@ -424,30 +566,45 @@ def grade_notebook(
     missing, it is still unimportable in memory.
     """
     files = dict(files or {})
-    with (
-        tempfile.TemporaryDirectory(prefix="nnlab-work-") as workdir,
-        tempfile.TemporaryDirectory(prefix="nnlab-withheld-") as withheld,
-        tempfile.TemporaryDirectory(prefix="nnlab-trusted-") as trusted,
-    ):
-        os.chmod(withheld, 0o755)
-        replacement = Path(withheld) / "reference.py"
-        replacement.write_text(withheld_answer_key_source())
-        empty = Path(withheld) / "empty"
-        empty.mkdir()
-        real = Path(reference_module.__file__)
-        replace = [(str(real), str(replacement))]
-        if (real.parent / "__pycache__").is_dir():
-            replace.append((str(real.parent / "__pycache__"), str(empty)))
-        limits = dataclasses.replace(limits or Limits(), replace_paths=(*(limits or Limits()).replace_paths, *replace))
+    limits = limits or Limits()
+    with tempfile.TemporaryDirectory(prefix="nnlab-trusted-") as trusted:
         for name, content in files.items():
-            for folder in (workdir, trusted):
-                (Path(folder) / name).write_bytes(content)
-                (Path(folder) / name).chmod(0o644)
-        grader = Grader(source, notebook, Path(workdir), Path(trusted))
-        # One call, run before any student cell; it leaves no name in the student's namespace.
-        link = "__import__('nnlab_instructor.grading.kernel_link', fromlist=['withhold'])"
-        startup = f"{link}.withhold({checks.ANSWER_KEY!r})\n"
-        report = execute_notebook(notebook, workdir, limits, startup_code=startup, cell_handler=grader.handle)
+            (Path(trusted) / name).write_bytes(content)
+            (Path(trusted) / name).chmod(0o644)
+        digest = _files_digest(files)
+        if _kernels_ahead is not None:
+            from .sandbox.ahead import Launch
+
+            startup = kernel_startup_code(preloaded_modules(source, files))
+            kernel = _kernels_ahead.take(Launch(limits, startup, tuple(sorted(files.items()))))
+            try:
+                grader = Grader(source, notebook, Path(kernel.workdir), Path(trusted), digest)
+                report = execute_notebook(
+                    notebook,
+                    kernel.workdir,
+                    kernel.limits,
+                    startup_code=startup,
+                    cell_handler=grader.handle,
+                    kernel_manager=kernel.kernel_manager(),
+                )
+            finally:
+                kernel.remove_folders()
+        else:
+            with (
+                tempfile.TemporaryDirectory(prefix="nnlab-work-") as workdir,
+                tempfile.TemporaryDirectory(prefix="nnlab-withheld-") as withheld,
+            ):
+                for name, content in files.items():
+                    (Path(workdir) / name).write_bytes(content)
+                    (Path(workdir) / name).chmod(0o644)
+                grader = Grader(source, notebook, Path(workdir), Path(trusted), digest)
+                report = execute_notebook(
+                    notebook,
+                    workdir,
+                    withhold_answer_key(withheld, limits),
+                    startup_code=kernel_startup_code(),
+                    cell_handler=grader.handle,
+                )
     for grade_id in grader.tests:
         grader.verdicts.setdefault(grade_id, Verdict(False, f"not run: {report.detail}"))
     return GradedNotebook(report.notebook, grader.verdicts, report)

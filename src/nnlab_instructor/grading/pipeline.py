@@ -27,7 +27,7 @@ from .distributed.journal import Basis, Journal
 from .distributed.travel import Submission, grader_version, read_submission
 from .record import record_class, register_assignment
 from .table import GradeRow, Status, read_grade_table, read_grades, write_grade_table
-from .worker import AssignmentFiles, Outcome, grade_submission
+from .worker import AssignmentFiles, Outcome, grade_many, grade_submission
 
 if TYPE_CHECKING:  # only --scheduler needs dask and distributed (the extra [dask])
     from .distributed.cluster import Cluster
@@ -123,7 +123,8 @@ def _collect(
 def _run_workers(
     root: Path, assignment: str, students: list[str], workers: int, limits
 ) -> Iterator[tuple[str, Outcome]]:
-    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(students) or 1))) as pool:
+    processes = max(1, min(workers, len(students) or 1))
+    with ProcessPoolExecutor(max_workers=processes, initializer=grade_many) as pool:
         futures = {pool.submit(grade_student, str(root), assignment, student, limits): student for student in students}
         for future in as_completed(futures):
             student = futures[future]

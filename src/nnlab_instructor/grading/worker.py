@@ -35,6 +35,10 @@ class Outcome:
     timestamp: str | None = None  # the checked timestamp.txt, for late penalties
 
 
+#: per process: the parsed source and release of the last assignment graded, by AssignmentFiles.digest
+_PARSED: dict[str, tuple[nbformat.NotebookNode, nbformat.NotebookNode]] = {}
+
+
 @dataclass(frozen=True)
 class AssignmentFiles:
     """What grading needs from the course for one assignment, as text and bytes."""
@@ -55,6 +59,17 @@ class AssignmentFiles:
             released=released_files(root, assignment),
             sanitize=sanitize.read_text(encoding="utf-8") if sanitize.is_file() else None,
         )
+
+    def notebooks(self) -> tuple[nbformat.NotebookNode, nbformat.NotebookNode]:
+        """The source and the release, parsed once per process (each caller gets its own copies)."""
+        parsed = _PARSED.get(self.digest)
+        if parsed is None:
+            _PARSED.clear()  # one assignment at a time: keep memory bounded
+            parsed = _PARSED[self.digest] = (
+                nbformat.reads(self.source, as_version=4),
+                nbformat.reads(self.release, as_version=4),
+            )
+        return copy.deepcopy(parsed[0]), copy.deepcopy(parsed[1])
 
     @cached_property
     def digest(self) -> str:
@@ -80,8 +95,7 @@ def grade_submission(
     from .sandbox import Limits
 
     try:
-        source = nbformat.reads(files.source, as_version=4)
-        release = nbformat.reads(files.release, as_version=4)
+        source, release = files.notebooks()
         prepared = submissions.prepare(folder, files.assignment, source, release)
         if prepared.status != submissions.READY:
             detail = "; ".join([prepared.detail, *prepared.notes]).strip("; ")
@@ -112,6 +126,14 @@ def grade_submission(
             Status.GRADER_ERROR.value,
             f"{type(error).__name__}: {error} ({_last_line(traceback.format_exc())})",
         )
+
+
+def grade_many() -> None:
+    """This process grades one submission after another (a grading worker): from now on it starts the
+    next student's sandboxed kernel while the current student is graded (:func:`decide.keep_kernels_ahead`)."""
+    from . import decide
+
+    decide.keep_kernels_ahead()
 
 
 def not_graded(release: nbformat.NotebookNode, status: str) -> nbformat.NotebookNode:

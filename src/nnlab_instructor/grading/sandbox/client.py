@@ -126,6 +126,7 @@ class SandboxNotebookClient(NotebookClient):
         *,
         startup_code: str = "",
         cell_handler: Callable[..., Awaitable[bool]] | None = None,
+        kernel_manager: SandboxKernelManager | None = None,
         **kw: Any,
     ) -> None:
         super().__init__(
@@ -157,9 +158,11 @@ class SandboxNotebookClient(NotebookClient):
         #: grader runs test cells outside the kernel), False to execute the cell in the kernel as usual
         self.cell_handler = cell_handler
         self.fatal: dict[str, Any] = {}
+        #: a kernel already started for this notebook (:mod:`.ahead`), with this client's limits and workdir
+        self.started_km = kernel_manager
 
     def create_kernel_manager(self) -> SandboxKernelManager:
-        self.km = self.sandbox_km = SandboxKernelManager(
+        self.km = self.sandbox_km = self.started_km or SandboxKernelManager(
             limits=self.limits, workdir=self.workdir, startup_code=self.startup_code
         )
         return self.km
@@ -458,13 +461,16 @@ def execute_notebook(
     *,
     startup_code: str = "",
     cell_handler: Callable[..., Awaitable[bool]] | None = None,
+    kernel_manager: SandboxKernelManager | None = None,
 ) -> ExecutionReport:
     """Execute a notebook's code cells in a sandboxed kernel whose cwd and HOME are ``workdir``.
 
     ``nb`` is not modified: the executed copy is ``report.notebook``. Never raises for faults of the
     student's code; the report says what happened. Safe to call from a thread or a running event loop.
     ``startup_code`` runs in the kernel before any cell; ``cell_handler`` may take cells over (see
-    :class:`SandboxNotebookClient`).
+    :class:`SandboxNotebookClient`). ``kernel_manager``: a kernel already started for this notebook
+    with these ``workdir``, ``limits`` and ``startup_code`` (:class:`~.ahead.KernelAhead`), used instead of
+    starting one.
     """
     limits = limits or Limits()
     if isinstance(nb, (str, os.PathLike)):
@@ -476,13 +482,13 @@ def execute_notebook(
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(_execute(notebook, workdir, limits, startup_code, cell_handler))
+        return asyncio.run(_execute(notebook, workdir, limits, startup_code, cell_handler, kernel_manager))
     result: list[ExecutionReport] = []
     errors: list[BaseException] = []
 
     def target() -> None:
         try:
-            result.append(asyncio.run(_execute(notebook, workdir, limits, startup_code, cell_handler)))
+            result.append(asyncio.run(_execute(notebook, workdir, limits, startup_code, cell_handler, kernel_manager)))
         except BaseException as exc:  # pragma: no cover - re-raised below
             errors.append(exc)
 
@@ -500,10 +506,16 @@ async def _execute(
     limits: Limits,
     startup_code: str = "",
     cell_handler: Callable[..., Awaitable[bool]] | None = None,
+    kernel_manager: SandboxKernelManager | None = None,
 ) -> ExecutionReport:
     start = time.monotonic()
     client = SandboxNotebookClient(
-        nb, limits, os.path.realpath(workdir), startup_code=startup_code, cell_handler=cell_handler
+        nb,
+        limits,
+        os.path.realpath(workdir),
+        startup_code=startup_code,
+        cell_handler=cell_handler,
+        kernel_manager=kernel_manager,
     )
     cells: list[CellReport] = []
     fatal: dict[str, Any] = {}
