@@ -89,6 +89,7 @@ def record_class(
     try:
         _stage(assignment, notebooks, staging)
         reviewed = _manual_grades_still_valid(root, assignment, notebooks)
+        _add_students(root, list(notebooks))
         failures = {}
         if _autograde(root, assignment, "*", staging) is not None:
             for student in notebooks:
@@ -128,6 +129,18 @@ def _write_feedback(
         if not feedback["success"]:
             return nbgrader_failure("generate_feedback", feedback)
     return None
+
+
+def _add_students(root: Path, students: list[str]) -> None:
+    """Add to the gradebook the students it does not know yet, in one transaction, before nbgrader's
+    autograde adds each of them on its own: two runs at once (two assignments of one class on PostgreSQL)
+    would otherwise both add the same student, and one of them fail for that student."""
+    from nbgrader.api import Student
+
+    with open_gradebook(root, exclusive=True) as gradebook:
+        known = {student.id for student in gradebook.students}
+        gradebook.db.add_all([Student(id=student) for student in students if student not in known])
+        gradebook.db.commit()
 
 
 def _autograde(root: Path, assignment: str, student: str, staging: Path) -> str | None:
