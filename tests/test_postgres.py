@@ -19,7 +19,7 @@ from test_autograde import auto_points, test_points
 
 from nnlab_instructor.authoring.course_files import SAMPLE_STUDENTS, GradebookError, open_gradebook
 from nnlab_instructor.cli import main
-from nnlab_instructor.grading import pipeline
+from nnlab_instructor.grading import pipeline, record
 from nnlab_instructor.grading.table import db_url, read_grade_table
 
 # Every test here starts a database server, Jupyter kernels or nbgrader.
@@ -78,6 +78,10 @@ def test_a_class_recorded_in_postgres_gets_the_table_and_scores_it_gets_in_sqlit
     in_postgres = sample_class(tmp_path / "postgres", ["01-data"])
     monkeypatch.setenv("NNLAB_DB_URL", postgres.create_database("same_as_sqlite"))
     monkeypatch.setattr(pipeline, "_run_workers", lambda *args, **kwargs: copy.deepcopy(executed))
+    # As a large class is recorded: nbgrader's autograde and feedback in two processes at once, each on
+    # its part of the class (SQLite recorded it in one).
+    monkeypatch.setattr(record, "STUDENTS_PER_PROCESS", 1)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
     postgres_rows = pipeline.grade(in_postgres, "01-data", workers=2)
 
     assert db_url(in_postgres).startswith("postgresql+psycopg://")
@@ -92,18 +96,17 @@ def test_a_class_recorded_in_postgres_gets_the_table_and_scores_it_gets_in_sqlit
         assert postgres_feedback.read_text() == sqlite_feedback.read_text(), f"{student}'s feedback differs"
 
 
-def test_two_grading_runs_at_once_on_one_postgres_database(tmp_path, postgres):
+def test_two_grading_runs_at_once_on_one_postgres_database(tmp_path, postgres, monkeypatch):
     names = ("01-data", "02-softmax")
     root = sample_class(tmp_path / "course", names)
     url = postgres.create_database("two_runs")
+    monkeypatch.setenv("NNLAB_DB_URL", url)  # for both runs, and for reading their gradebook here
     students = ("sample-solution", "sample-partial")
-    env = {**os.environ, "NNLAB_DB_URL": url}
     runs = [
         subprocess.Popen(
             [sys.executable, "-m", "nnlab_instructor.cli", "grade", name, "--workers", "1", "--no-progress"]
             + [option for student in students for option in ("--student", student)],
             cwd=root,
-            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
