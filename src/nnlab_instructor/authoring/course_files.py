@@ -139,8 +139,10 @@ def open_gradebook(root: Path, *, exclusive: bool = False) -> Iterator:
     with contextlib.ExitStack() as lock:
         with _gradebook_errors(url), _interpreter_bin_on_path():
             lock.enter_context(_schema_lock(url))
-            # The course_id nbgrader's own converters open it with.
+            # The course_id nbgrader's own converters open it with; its preprocessors open it with none, which
+            # adds "default_course": made here too, under the lock, or two first runs would both add it.
             gradebook = Gradebook(url, directory.course_id)
+            gradebook.check_course()
         with gradebook:
             if not exclusive:
                 lock.close()
