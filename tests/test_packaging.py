@@ -21,7 +21,8 @@ CONDA_TO_PIP: dict[str, str] = {}
 
 
 def normalise(requirement: str) -> tuple[str, str]:
-    match = re.fullmatch(r"\s*([A-Za-z0-9_.\-]+)\s*(.*?)\s*", requirement)
+    # pip's extras ("psycopg[binary]") choose wheels, not another package: conda names the package alone.
+    match = re.fullmatch(r"\s*([A-Za-z0-9_.\-]+)(?:\[[^]]*\])?\s*(.*?)\s*", requirement)
     assert match, f"cannot parse requirement {requirement!r}"
     return match.group(1).lower().replace("_", "-"), match.group(2).replace(" ", "")
 
@@ -29,7 +30,7 @@ def normalise(requirement: str) -> tuple[str, str]:
 def pip_requirements() -> dict[str, str]:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
-    requirements = project["dependencies"] + extras["test"] + extras["dask"]
+    requirements = project["dependencies"] + extras["test"] + extras["dask"] + extras["postgres"]
     return dict(normalise(r) for r in requirements)
 
 

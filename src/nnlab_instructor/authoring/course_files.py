@@ -93,14 +93,18 @@ def call_nbgrader(root: Path, step: str, assignment: str, *, overrides: dict | N
     """Run one step of nbgrader's Python API (``generate_assignment``, ``autograde``,
     ``generate_feedback``...) on the course, in this process.
 
-    Returns nbgrader's result (``success``, ``log``, ``error``); raises nothing, so that the caller
-    decides what a failure means. In-process, the ~5 s that importing nbgrader costs are paid once,
-    not once per step.
+    Returns nbgrader's result (``success``, ``log``, ``error``), so that the caller decides what a failure
+    means; raises only :class:`GradebookError` when the gradebook's database cannot be opened. In-process,
+    the ~5 s that importing nbgrader costs are paid once, not once per step.
     """
     from nbgrader.apps.api import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
     from sqlalchemy.exc import SAWarning
 
+    # The database is reached (or its problem said) and its schema made once, before nbgrader opens it
+    # a dozen times per student; on PostgreSQL, two runs at once cannot both create it.
+    with open_gradebook(root):
+        pass
     # nbgrader's step-by-step INFO lines would bury nnlab's own report; its warnings still show.
     config = nbgrader_config(root, {"NbGraderAPI": {"log_level": "WARN"}, **(overrides or {})})
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
@@ -110,13 +114,101 @@ def call_nbgrader(root: Path, step: str, assignment: str, *, overrides: dict | N
         return getattr(api, step)(assignment, **kwargs)
 
 
+class GradebookError(CourseError):
+    """nbgrader's gradebook database cannot be opened: the message names the database and the problem."""
+
+
+# Any number: PostgreSQL's advisory lock that nnlab takes while it creates the gradebook's schema or students.
+_SCHEMA_LOCK = 0x6E6E6C6162
+
+
 @contextlib.contextmanager
-def open_gradebook(root: Path) -> Iterator:
-    """nbgrader's gradebook of the course (created, with its schema, if there is none yet)."""
+def open_gradebook(root: Path, *, exclusive: bool = False) -> Iterator:
+    """nbgrader's gradebook of the course (created, with its schema, if there is none yet): the database of
+    ``c.CourseDirectory.db_url`` in ``nbgrader_config.py`` (``NNLAB_DB_URL`` there: SQLite or PostgreSQL).
+
+    On PostgreSQL, opening holds an advisory lock while nbgrader creates what is missing (schema, course),
+    so that several grading runs can start at once on one database; with ``exclusive`` the lock is held for
+    the whole ``with`` block (for adding rows that other runs may add too, such as students). A database
+    that cannot be reached raises :class:`GradebookError`, which names it and the problem.
+    """
     from nbgrader.api import Gradebook
 
-    with _interpreter_bin_on_path(), Gradebook(nbgrader_config(root).CourseDirectory.db_url) as gradebook:
-        yield gradebook
+    directory = nbgrader_config(root).CourseDirectory
+    url = directory.db_url
+    with contextlib.ExitStack() as lock:
+        with _gradebook_errors(url), _interpreter_bin_on_path():
+            lock.enter_context(_schema_lock(url))
+            # The course_id nbgrader's own converters open it with; its preprocessors open it with none, which
+            # adds "default_course": made here too, under the lock, or two first runs would both add it.
+            gradebook = Gradebook(url, directory.course_id)
+            gradebook.check_course()
+        with gradebook:
+            if not exclusive:
+                lock.close()
+            yield gradebook
+
+
+def describe_database(url: str) -> str:
+    """``url`` as a message may show it: the password hidden, and where it was configured."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        shown = url
+    from_environment = os.environ.get("NNLAB_DB_URL") == url
+    origin = "NNLAB_DB_URL" if from_environment else "c.CourseDirectory.db_url in nbgrader_config.py"
+    return f"{shown!r} ({origin})"
+
+
+@contextlib.contextmanager
+def _gradebook_errors(url: str) -> Iterator[None]:
+    """What goes wrong while the gradebook's database is opened, said in one line."""
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
+
+    where = f"nbgrader's gradebook database {describe_database(url)}"
+    try:
+        yield
+    except NoSuchModuleError as error:
+        raise GradebookError(f"{where} is of a kind SQLAlchemy does not know: {error}") from None
+    except ArgumentError as error:
+        raise GradebookError(
+            f"{where} is not a database URL ({error}); expected e.g. sqlite:////path/gradebook.db "
+            "or postgresql+psycopg://user:password@host:5432/database"
+        ) from None
+    except ModuleNotFoundError as error:
+        raise GradebookError(
+            f"{where} needs the database driver {error.name!r}, which is not installed: "
+            "pip install 'nnlab-course[postgres]' (psycopg) for PostgreSQL"
+        ) from None
+    except (OperationalError, ProgrammingError) as error:
+        reason = " ".join(str(error.orig or error).split())
+        raise GradebookError(f"{where} cannot be opened: {reason}") from None
+
+
+@contextlib.contextmanager
+def _schema_lock(url: str) -> Iterator[None]:
+    """PostgreSQL's advisory lock ``_SCHEMA_LOCK`` held on a connection of its own; nothing on other databases
+    (SQLite serialises its writers itself)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    if make_url(url).get_backend_name() != "postgresql":
+        yield
+        return
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _SCHEMA_LOCK})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _SCHEMA_LOCK})
+    finally:
+        engine.dispose()
 
 
 @contextlib.contextmanager

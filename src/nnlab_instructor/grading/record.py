@@ -8,15 +8,17 @@ nbgrader's Python API, once per class, configured as ``nbgrader_config.py`` conf
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 from nbgrader.api import MissingEntry
 
-from ..authoring.course_files import CourseError, call_nbgrader, nbgrader_failure, open_gradebook
+from ..authoring.course_files import CourseError, call_nbgrader, nbgrader_config, nbgrader_failure, open_gradebook
 from .nbgrader_steps import nbgrader_settings
 
 
@@ -75,8 +77,17 @@ class Recorded:
     feedback_failure: str | None = None
 
 
+# Below this many students per process, a process of its own costs more than it saves.
+STUDENTS_PER_PROCESS = 8
+
+
 def record_class(
-    root: Path, assignment: str, notebooks: dict[str, tuple[str | None, str | None]], *, whole_class: bool = True
+    root: Path,
+    assignment: str,
+    notebooks: dict[str, tuple[str | None, str | None]],
+    *,
+    whole_class: bool = True,
+    processes: int | None = None,
 ) -> Recorded:
     """Record ``notebooks`` (student -> (executed notebook JSON or None for a zero, checked timestamp
     or None)) in nbgrader's gradebook and write everyone's feedback.
@@ -84,19 +95,28 @@ def record_class(
     The class is recorded in one call; if that fails, student by student, so that what nbgrader cannot
     record for one student never costs another theirs. With ``whole_class`` False (a few students
     re-graded), only their feedback is written again.
+
+    A large class is shared out to ``processes`` processes (default: one per core), each running nbgrader
+    on its part of the class: the feedback pages on any database (writing them only reads the gradebook),
+    nbgrader's autograde only on a database with several writers (PostgreSQL; SQLite keeps one writer).
+    What is written is the same as with one process.
     """
+    processes = max(1, processes or os.cpu_count() or 1)
     staging = Path(tempfile.mkdtemp(prefix="nnlab-staged-"))
     try:
         _stage(assignment, notebooks, staging)
         reviewed = _manual_grades_still_valid(root, assignment, notebooks)
+        _add_students(root, list(notebooks))
         failures = {}
-        if _autograde(root, assignment, "*", staging) is not None:
+        writers = processes if _several_writers(root) else 1
+        if _autograde_class(root, assignment, sorted(notebooks), staging, writers) is not None:
             for student in notebooks:
                 failure = _autograde(root, assignment, student, staging)
                 if failure is not None:
                     failures[student] = failure
         _keep_reviewed(root, assignment, {key for key in reviewed if key[0] not in failures})
-        return Recorded(failures, feedback_failure=_write_feedback(root, assignment, notebooks, whole_class))
+        feedback_failure = _write_feedback(root, assignment, notebooks, whole_class, processes)
+        return Recorded(failures, feedback_failure=feedback_failure)
     except Exception as error:  # the gradebook could not be read or written: still a result for every student
         return Recorded(
             {student: f"recording in nbgrader failed: {type(error).__name__}: {error}" for student in notebooks}
@@ -106,45 +126,94 @@ def record_class(
 
 
 def _write_feedback(
-    root: Path, assignment: str, notebooks: dict[str, tuple[str | None, str | None]], whole_class: bool
+    root: Path,
+    assignment: str,
+    notebooks: dict[str, tuple[str | None, str | None]],
+    whole_class: bool,
+    processes: int = 1,
 ) -> str | None:
     """nbgrader's feedback for the class, or for the students just recorded; None, or what failed.
 
     A failure here leaves the recorded grades as they are: it is reported, never turned into a grader
     error."""
-    students: list[str | None] = [None] if whole_class else list(notebooks)
-    for student in students:
-        try:
-            feedback = call_nbgrader(
-                root,
-                "generate_feedback",
-                assignment,
-                student_id=student,
-                force=True,
-                overrides={"GenerateFeedback": nbgrader_settings()["GenerateFeedback"]},
-            )
-        except Exception as error:  # the API raised instead of reporting
-            return f"nbgrader generate_feedback failed: {type(error).__name__}: {error}"
-        if not feedback["success"]:
-            return nbgrader_failure("generate_feedback", feedback)
+    overrides = {"GenerateFeedback": nbgrader_settings()["GenerateFeedback"]}
+    if whole_class:
+        # Everyone nbgrader autograded, as its generate_feedback of the whole class would find them.
+        everyone = sorted(path.parent.name for path in (root / "autograded").glob(f"*/{assignment}") if path.is_dir())
+        return _in_parts(root, "generate_feedback", assignment, everyone, processes, overrides)
+    for student in notebooks:
+        failure = _nbgrader_step(root, "generate_feedback", assignment, student, overrides)
+        if failure is not None:
+            return failure
     return None
 
 
-def _autograde(root: Path, assignment: str, student: str, staging: Path) -> str | None:
-    """nbgrader's autograde of the staged notebooks of ``student`` (``*``: everyone); None, or what failed."""
+def _in_parts(
+    root: Path, step: str, assignment: str, students: list[str], processes: int, overrides: dict, **kwargs
+) -> str | None:
+    """nbgrader's ``step`` for all of ``students`` (the whole class: ``*``), in one call or, for a large
+    class, one call per part in ``processes`` processes at once; None, or what failed first."""
+    parts = min(processes, len(students) // STUDENTS_PER_PROCESS)
+    if parts <= 1:
+        return _nbgrader_step(root, step, assignment, "*", overrides, **kwargs)
+    everyone = set(students)
+    calls = []
+    for part in range(parts):
+        # nbgrader's own way of leaving students out of a step of the whole class.
+        others = ",".join(sorted(everyone - set(students[part::parts])))
+        directory = {**overrides.get("CourseDirectory", {}), "student_id_exclude": others}
+        calls.append({**overrides, "CourseDirectory": directory})
+    with ProcessPoolExecutor(max_workers=parts) as pool:
+        futures = [pool.submit(_nbgrader_step, root, step, assignment, "*", call, **kwargs) for call in calls]
+        failures = [_part_failure(step, future) for future in futures]
+    return next((failure for failure in failures if failure is not None), None)
+
+
+def _part_failure(step: str, future: Future) -> str | None:
     try:
-        result = call_nbgrader(
-            root,
-            "autograde",
-            assignment,
-            student_id=student,
-            force=True,
-            create=True,
-            overrides=recording_config(staging),
-        )
+        return future.result()
+    except Exception as error:  # the process itself failed (killed, out of memory)
+        return f"nbgrader {step} failed in a process of its own: {type(error).__name__}: {error}"
+
+
+def _nbgrader_step(root: Path, step: str, assignment: str, student: str, overrides: dict, **kwargs) -> str | None:
+    """nbgrader's ``step`` for ``student`` (``*``: everyone); None, or what failed."""
+    try:
+        result = call_nbgrader(root, step, assignment, student_id=student, force=True, overrides=overrides, **kwargs)
     except Exception as error:  # the API raised instead of reporting
-        return f"recording in nbgrader failed: {type(error).__name__}: {error}"
-    return None if result["success"] else nbgrader_failure("autograde", result)
+        doing = "recording in nbgrader" if step == "autograde" else f"nbgrader {step}"
+        return f"{doing} failed: {type(error).__name__}: {error}"
+    return None if result["success"] else nbgrader_failure(step, result)
+
+
+def _several_writers(root: Path) -> bool:
+    """Whether the gradebook's database takes several writers at once (PostgreSQL, not SQLite)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(nbgrader_config(root).CourseDirectory.db_url).get_backend_name() == "postgresql"
+
+
+def _add_students(root: Path, students: list[str]) -> None:
+    """Add to the gradebook the students it does not know yet, in one transaction, before nbgrader's
+    autograde adds each of them on its own: two runs at once (two assignments of one class on PostgreSQL)
+    would otherwise both add the same student, and one of them fail for that student."""
+    from nbgrader.api import Student
+
+    with open_gradebook(root, exclusive=True) as gradebook:
+        known = {student.id for student in gradebook.students}
+        gradebook.db.add_all([Student(id=student) for student in students if student not in known])
+        gradebook.db.commit()
+
+
+def _autograde_class(root: Path, assignment: str, students: list[str], staging: Path, processes: int) -> str | None:
+    """nbgrader's autograde of everyone staged, in ``processes`` processes for a large class; None, or what
+    failed."""
+    return _in_parts(root, "autograde", assignment, students, processes, recording_config(staging), create=True)
+
+
+def _autograde(root: Path, assignment: str, student: str, staging: Path) -> str | None:
+    """nbgrader's autograde of the staged notebooks of ``student``; None, or what failed."""
+    return _nbgrader_step(root, "autograde", assignment, student, recording_config(staging), create=True)
 
 
 def _stage(assignment: str, notebooks: dict[str, tuple[str | None, str | None]], staging: Path) -> None:
