@@ -12,7 +12,16 @@ from nnlab_instructor.authoring.course_files import assignments, grade_id, run_n
 from nnlab_instructor.authoring.released import EARLIER_STEPS, earlier_steps_source, graded_functions
 
 ASSIGNMENTS = assignments(REPO)
-EXPECTED = ["01-data", "02-softmax", "03-loss", "04-backprop", "05-batch-gd", "06-sgd", "07-overfitting"]
+EXPECTED = [
+    "01-data",
+    "02-softmax",
+    "03-loss",
+    "04-backprop",
+    "05-batch-gd",
+    "06-sgd",
+    "07-overfitting",
+    "09-weight-decay",
+]
 
 
 def nbgrader_meta(cell) -> dict:

@@ -45,13 +45,13 @@ def test_loss_curves_mark_the_best_validation_epoch():
     np.testing.assert_array_equal(ax.get_lines()[1].get_ydata(), history.val_loss)
 
 
-def test_weight_images_show_each_units_row_on_one_symmetric_scale():
+def test_weight_images_show_each_units_row_on_its_own_symmetric_scale():
     W = np.arange(3 * 16, dtype=float).reshape(3, 16) - 20
     fig = plots.plot_weight_images(W, n=2, columns=3)
     shown = [ax for ax in fig.axes if ax.images]
-    assert [ax.get_title() for ax in shown] == ["unit 0", "unit 1"]
+    assert [ax.get_title() for ax in shown] == ["unit 0: ±20", "unit 1: ±11"]
     np.testing.assert_array_equal(shown[1].images[0].get_array(), W[1].reshape(4, 4))
-    assert shown[0].images[0].get_clim() == (-20.0, 20.0), "the scale is set by the largest |weight| shown"
+    assert shown[0].images[0].get_clim() == (-20.0, 20.0) and shown[1].images[0].get_clim() == (-11.0, 11.0)
 
 
 def test_loss_and_accuracy_curves_sit_side_by_side_per_run():

@@ -527,7 +527,9 @@ def test_loss_with_weight_decay_adds_half_lambda_times_the_squared_weights_only(
     params["b1"] += 0.7  # biases far from 0 must not change the penalty
     squared = sum(float((params[name] ** 2).sum()) for name in ("W1", "W2"))
     assert R.loss_with_weight_decay(X, Y, params, 0.0) == R.loss(X, Y, params)
-    assert R.loss_with_weight_decay(X, Y, params, 0.3) == pytest.approx(R.loss(X, Y, params) + 0.15 * squared, rel=1e-12)
+    assert R.loss_with_weight_decay(X, Y, params, 0.3) == pytest.approx(
+        R.loss(X, Y, params) + 0.15 * squared, rel=1e-12
+    )
     # Not divided by the number of samples: the same penalty on a quarter of the samples.
     quarter = R.loss_with_weight_decay(X[:, :2], Y[:, :2], params, 0.3) - R.loss(X[:, :2], Y[:, :2], params)
     assert quarter == pytest.approx(0.15 * squared, rel=1e-12)

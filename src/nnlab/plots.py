@@ -147,22 +147,23 @@ def plot_weight_images(W: np.ndarray, *, n: int = 16, columns: int = 8, title: s
         How many units, in how many columns.
     title : str, optional
 
-    Blue is a positive weight, red a negative one, white zero, on one colour scale symmetric around 0
-    for all the units shown (so two figures with the same ``W`` scale compare directly).
+    Blue is a positive weight, red a negative one, white zero. Each unit has its own colour scale,
+    symmetric around 0 up to its largest ``|weight|`` (shown above it), so that the faint pattern of a
+    unit with small weights is as visible as that of a unit with large ones.
     """
     W = np.asarray(W)
     n = min(n, W.shape[0])
     side = _image_side(W.shape[1])
-    limit = float(np.abs(W[:n]).max()) or 1.0
     rows = max(1, -(-n // columns))
     fig = Figure(figsize=(1.2 * columns, 1.25 * rows + 0.5), layout="constrained")
     axes = fig.subplots(rows, columns, squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if i < n:
+            limit = float(np.abs(W[i]).max()) or 1.0
             ax.imshow(W[i].reshape(side, side), cmap="RdBu", vmin=-limit, vmax=limit)
-            ax.set_title(f"unit {i}", fontsize=8)
-    fig.suptitle(f"{title + ': ' if title else ''}weights, red < 0 < blue, up to ±{limit:.2g}")
+            ax.set_title(f"unit {i}: ±{limit:.2g}", fontsize=8)
+    fig.suptitle(f"{title + ': ' if title else ''}first-layer weights (red < 0 < blue), each unit on its own scale")
     return fig
 
 

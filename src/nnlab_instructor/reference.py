@@ -938,7 +938,7 @@ def loss_with_weight_decay(X: np.ndarray, Y: np.ndarray, params: Params, weight_
 def backward_with_weight_decay(
     X: np.ndarray, Y: np.ndarray, params: Params, cache: dict[str, np.ndarray], weight_decay: float
 ) -> Params:
-    """Gradients of :func:`loss_with_weight_decay`: those of :func:`backward`, plus ``weight_decay * W`` for each weight.
+    """Gradients of :func:`loss_with_weight_decay`: :func:`backward`'s, plus ``weight_decay * W`` for each weight.
 
     Parameters
     ----------
