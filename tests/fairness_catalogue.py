@@ -39,6 +39,7 @@ def correct(assignment: str, cell: str, name: str, source: str) -> Variant:
 
 
 D, S, L, B, G, M, V = "01-data", "02-softmax", "03-loss", "04-backprop", "05-batch-gd", "06-sgd", "07-overfitting"
+WD = "09-weight-decay"
 C = "10-capstone"
 
 VARIANTS: list[Variant] = [
@@ -1081,6 +1082,209 @@ def fit(X, Y, X_val, Y_val, *, hidden=64, learning_rate=0.5, batch_size=8, epoch
     start = init_params(X.shape[0], hidden, Y.shape[0], seed=rng, dtype=np.float32)
     X, Y, X_val, Y_val = (np.asarray(a, dtype=np.float32) for a in (X, Y, X_val, Y_val))
     return early_stopping(X, Y, X_val, Y_val, start, np.float32(learning_rate), epochs, batch_size, patience, rng)[0]
+""",
+    ),
+    # ------------------------------------------------------------------ 09 loss_with_weight_decay
+    mistake(
+        WD,
+        "loss_with_weight_decay",
+        "penalises the biases too",
+        """\
+def loss_with_weight_decay(X, Y, params, weight_decay):
+    penalty = sum(np.sum(value ** 2) for value in params.values())
+    return float(loss(X, Y, params) + weight_decay / 2 * penalty)
+""",
+        stated=True,
+    ),
+    mistake(
+        WD,
+        "loss_with_weight_decay",
+        "forgets the 1/2",
+        """\
+def loss_with_weight_decay(X, Y, params, weight_decay):
+    return float(loss(X, Y, params) + weight_decay * (np.sum(params["W1"] ** 2) + np.sum(params["W2"] ** 2)))
+""",
+        stated=True,
+    ),
+    mistake(
+        WD,
+        "loss_with_weight_decay",
+        "divides the penalty by n",
+        """\
+def loss_with_weight_decay(X, Y, params, weight_decay):
+    penalty = np.sum(params["W1"] ** 2) + np.sum(params["W2"] ** 2)
+    return float(loss(X, Y, params) + weight_decay / (2 * X.shape[1]) * penalty)
+""",
+        stated=True,
+    ),
+    correct(
+        WD,
+        "loss_with_weight_decay",
+        "squared Frobenius norms and a loop",
+        """\
+def loss_with_weight_decay(X, Y, params, weight_decay):
+    total = loss(X, Y, params)
+    for name in ("W1", "W2"):
+        total += 0.5 * weight_decay * np.linalg.norm(params[name]) ** 2
+    return total
+""",
+    ),
+    correct(
+        WD,
+        "loss_with_weight_decay",
+        "dot products of the flattened weights",
+        """\
+def loss_with_weight_decay(X, Y, params, weight_decay):
+    W1, W2 = params["W1"].ravel(), params["W2"].ravel()
+    return loss(X, Y, params) + weight_decay * (W1 @ W1 + W2 @ W2) / 2
+""",
+    ),
+    # ------------------------------------------------------------------ 09 backward_with_weight_decay
+    mistake(
+        WD,
+        "backward_with_weight_decay",
+        "decays the biases too",
+        """\
+def backward_with_weight_decay(X, Y, params, cache, weight_decay):
+    grads = backward(X, Y, params, cache)
+    return {"d" + name: grads["d" + name] + weight_decay * params[name] for name in params}
+""",
+        stated=True,
+    ),
+    mistake(
+        WD,
+        "backward_with_weight_decay",
+        "twice the penalty's derivative",
+        """\
+def backward_with_weight_decay(X, Y, params, cache, weight_decay):
+    grads = backward(X, Y, params, cache)
+    grads["dW1"] = grads["dW1"] + 2 * weight_decay * params["W1"]
+    grads["dW2"] = grads["dW2"] + 2 * weight_decay * params["W2"]
+    return grads
+""",
+        stated=True,
+    ),
+    mistake(
+        WD,
+        "backward_with_weight_decay",
+        "divides the decay by n",
+        """\
+def backward_with_weight_decay(X, Y, params, cache, weight_decay):
+    grads = backward(X, Y, params, cache)
+    n = X.shape[1]
+    grads["dW1"] = grads["dW1"] + weight_decay * params["W1"] / n
+    grads["dW2"] = grads["dW2"] + weight_decay * params["W2"] / n
+    return grads
+""",
+        stated=True,
+    ),
+    mistake(
+        WD,
+        "backward_with_weight_decay",
+        "shrinks the caller's weights",
+        """\
+def backward_with_weight_decay(X, Y, params, cache, weight_decay):
+    grads = backward(X, Y, params, cache)
+    for name in ("W1", "W2"):
+        params[name] *= 1 + weight_decay
+        grads["d" + name] = grads["d" + name] + weight_decay * params[name] / (1 + weight_decay)
+    return grads
+""",
+        stated=True,
+    ),
+    correct(
+        WD,
+        "backward_with_weight_decay",
+        "adds in place to backward's new arrays",
+        """\
+def backward_with_weight_decay(X, Y, params, cache, weight_decay):
+    grads = backward(X, Y, params, cache)
+    grads["dW1"] += weight_decay * params["W1"]
+    grads["dW2"] += weight_decay * params["W2"]
+    return grads
+""",
+    ),
+    correct(
+        WD,
+        "backward_with_weight_decay",
+        "backpropagation written out again",
+        """\
+def backward_with_weight_decay(X, Y, params, cache, weight_decay):
+    n = X.shape[1]
+    dZ2 = (cache["A2"] - Y) / n
+    dZ1 = (params["W2"].T @ dZ2) * cache["A1"] * (1 - cache["A1"])
+    return {
+        "dW1": dZ1 @ X.T + weight_decay * params["W1"],
+        "db1": dZ1.sum(axis=1, keepdims=True),
+        "dW2": dZ2 @ cache["A1"].T + weight_decay * params["W2"],
+        "db2": dZ2.sum(axis=1, keepdims=True),
+    }
+""",
+    ),
+    # ------------------------------------------------------------------ 09 best_setting
+    mistake(
+        WD,
+        "best_setting",
+        "argmax ignores the hidden units",
+        """\
+def best_setting(results):
+    return int(np.argmax([result["val_accuracy"] for result in results]))
+""",
+        stated=True,
+    ),
+    mistake(
+        WD,
+        "best_setting",
+        "more hidden units win a tie",
+        """\
+def best_setting(results):
+    return max(range(len(results)), key=lambda i: (results[i]["val_accuracy"], results[i]["n_hidden"], -i))
+""",
+        stated=True,
+    ),
+    mistake(
+        WD,
+        "best_setting",
+        "the last one on a full tie",
+        """\
+def best_setting(results):
+    best = 0
+    for i, result in enumerate(results):
+        if (result["val_accuracy"], -result["n_hidden"]) >= (results[best]["val_accuracy"], -results[best]["n_hidden"]):
+            best = i
+    return best
+""",
+        stated=True,
+    ),
+    mistake(
+        WD,
+        "best_setting",
+        "returns the setting itself",
+        """\
+def best_setting(results):
+    return sorted(results, key=lambda result: (-result["val_accuracy"], result["n_hidden"]))[0]
+""",
+        stated=True,
+    ),
+    correct(
+        WD,
+        "best_setting",
+        "a stable sort of the indices",
+        """\
+def best_setting(results):
+    order = sorted(range(len(results)), key=lambda i: (-results[i]["val_accuracy"], results[i]["n_hidden"]))
+    return order[0]
+""",
+    ),
+    correct(
+        WD,
+        "best_setting",
+        "numpy lexsort",
+        """\
+def best_setting(results):
+    accuracy = np.array([r["val_accuracy"] for r in results], dtype=float)
+    hidden = np.array([r["n_hidden"] for r in results])
+    return int(np.lexsort((np.arange(len(results)), hidden, -accuracy))[0])
 """,
     ),
 ]

@@ -20,6 +20,7 @@ EXPECTED = [
     "05-batch-gd",
     "06-sgd",
     "07-overfitting",
+    "09-weight-decay",
     "10-capstone",
 ]
 

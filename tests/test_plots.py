@@ -1,6 +1,7 @@
 """Plots: the right things on the right axes."""
 
 import numpy as np
+import pytest
 from sklearn.metrics import confusion_matrix
 
 from nnlab import plots
@@ -42,3 +43,34 @@ def test_loss_curves_mark_the_best_validation_epoch():
     labels = [line.get_label() for line in ax.get_lines()]
     assert labels == ["training loss", "validation loss", "best validation epoch (2)"]
     np.testing.assert_array_equal(ax.get_lines()[1].get_ydata(), history.val_loss)
+
+
+def test_weight_images_show_each_units_row_on_its_own_symmetric_scale():
+    W = np.arange(3 * 16, dtype=float).reshape(3, 16) - 20
+    fig = plots.plot_weight_images(W, n=2, columns=3)
+    shown = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_title() for ax in shown] == ["unit 0: ±20", "unit 1: ±11"]
+    np.testing.assert_array_equal(shown[1].images[0].get_array(), W[1].reshape(4, 4))
+    assert shown[0].images[0].get_clim() == (-20.0, 20.0) and shown[1].images[0].get_clim() == (-11.0, 11.0)
+
+
+def test_loss_and_accuracy_curves_sit_side_by_side_per_run():
+    run = History(np.arange(3), np.array([2.0, 1.0, 0.5]), np.array([2.0, 1.5, 1.6]))
+    run.train_accuracy, run.val_accuracy = np.array([0.1, 0.5, 0.9]), np.array([0.1, 0.4, 0.45])
+    ax_loss, ax_accuracy = plots.plot_loss_and_accuracy({"plain": run}, mark_epoch=1).axes
+    assert [line.get_label() for line in ax_loss.get_lines()] == ["plain, training", "plain, validation", "epoch 1"]
+    np.testing.assert_array_equal(ax_loss.get_lines()[1].get_ydata(), run.val_loss)
+    np.testing.assert_array_equal(ax_accuracy.get_lines()[1].get_ydata(), [10.0, 40.0, 45.0])
+    assert ax_accuracy.get_ylabel() == "accuracy (%)"
+
+
+def test_sweep_puts_rows_and_columns_where_their_labels_say():
+    values = np.array([[90.0, 80.0, 70.0], [60.0, 50.0, 40.0]])
+    fig = plots.plot_sweep(values, [5, 20], [0.1, 0.5, 2.0], row_label="batch size", column_label="learning rate")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["5", "20"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.1", "0.5", "2.0"]
+    texts = {(t.get_position(), t.get_text()) for t in ax.texts}
+    assert ((2, 0), "70.0") in texts and ((0, 1), "60.0") in texts
+    with pytest.raises(ValueError, match="one row per batch size"):
+        plots.plot_sweep(values.T, [5, 20], [0.1, 0.5, 2.0], row_label="batch size", column_label="learning rate")

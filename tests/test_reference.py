@@ -588,3 +588,57 @@ def test_fit_agrees_with_notebook_10s_model_answer(patience, batch_size):
     result = R.fit(X, Y, X_val, Y_val, **settings)
     for name in R.PARAM_NAMES:
         np.testing.assert_allclose(result[name], expected[name], rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+
+
+# --------------------------------------------------------------------------- weight decay and tuning (notebook 09)
+
+
+def test_loss_with_weight_decay_adds_half_lambda_times_the_squared_weights_only():
+    X, Y, params = small_problem(6, 5, 3, 9, seed=47)
+    params["b1"] += 0.7  # biases far from 0 must not change the penalty
+    squared = sum(float((params[name] ** 2).sum()) for name in ("W1", "W2"))
+    assert R.loss_with_weight_decay(X, Y, params, 0.0) == R.loss(X, Y, params)
+    assert R.loss_with_weight_decay(X, Y, params, 0.3) == pytest.approx(
+        R.loss(X, Y, params) + 0.15 * squared, rel=1e-12
+    )
+    # Not divided by the number of samples: the same penalty on a quarter of the samples.
+    quarter = R.loss_with_weight_decay(X[:, :2], Y[:, :2], params, 0.3) - R.loss(X[:, :2], Y[:, :2], params)
+    assert quarter == pytest.approx(0.15 * squared, rel=1e-12)
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01, 0.7])
+def test_backward_with_weight_decay_passes_the_gradient_check_of_the_penalised_loss(weight_decay):
+    X, Y, params = small_problem(5, 4, 3, 7, seed=48)
+    params["b2"] += 0.5
+    saved = {name: value.copy() for name, value in params.items()}
+    grads = R.backward_with_weight_decay(X, Y, params, R.forward(X, params), weight_decay)
+    errors = R.compare_gradients(lambda: R.loss_with_weight_decay(X, Y, params, weight_decay), params, grads)
+    assert max(errors.values()) < 1e-7, errors
+    plain = R.backward(X, Y, params, R.forward(X, params))
+    for name in ("b1", "b2"):
+        np.testing.assert_array_equal(grads["d" + name], plain["d" + name])
+    for name in R.PARAM_NAMES:
+        np.testing.assert_array_equal(params[name], saved[name], err_msg=f"{name} was modified")
+
+
+def test_train_sgd_decays_the_weights_as_backward_with_weight_decay_says():
+    # The fused training loop (float64) and notebook 09's gradient must agree on what weight_decay means.
+    X, Y, start = small_problem(6, 5, 3, 12, seed=49)
+    stepped = R.train_sgd(X, Y, params=start, learning_rate=0.4, epochs=1, batch_size=12, weight_decay=0.2)
+    grads = R.backward_with_weight_decay(X, Y, start, R.forward(X, start), 0.2)
+    for name in R.PARAM_NAMES:
+        np.testing.assert_allclose(stepped[name], start[name] - 0.4 * grads["d" + name], rtol=1e-12, atol=1e-14)
+
+
+def test_best_setting_takes_the_highest_accuracy_then_fewer_hidden_units_then_the_first():
+    def result(accuracy, n_hidden):
+        return {"learning_rate": 0.5, "n_hidden": n_hidden, "weight_decay": 0.0, "val_accuracy": accuracy}
+
+    assert R.best_setting([result(0.90, 16), result(0.93, 64), result(0.91, 16)]) == 1
+    assert R.best_setting([result(0.93, 64), result(0.93, 16)]) == 1  # a tie: the smaller network
+    assert R.best_setting([result(0.93, 32), result(0.93, 32), result(0.92, 8)]) == 0  # then the first
+    assert R.best_setting([result(0.5, 64)]) == 0
+    with pytest.raises(ValueError, match="at least one result"):
+        R.best_setting([])

@@ -565,10 +565,7 @@ def _sgd_epochs(
 
 def _plain_step(Xb: np.ndarray, Yb: np.ndarray, params: Params, lr: Any, weight_decay: float) -> None:
     """One gradient step on one batch with the plain forward and backward passes, in place."""
-    grads = backward(Xb, Yb, params, forward(Xb, params))
-    if weight_decay:
-        grads["dW1"] += weight_decay * params["W1"]
-        grads["dW2"] += weight_decay * params["W2"]
+    grads = backward_with_weight_decay(Xb, Yb, params, forward(Xb, params), weight_decay)
     for name in PARAM_NAMES:
         grad = grads["d" + name]
         grad *= lr
@@ -968,3 +965,78 @@ def fit(
         patience=patience,
     )
     return params
+
+
+
+
+# --------------------------------------------------------------------------- weight decay and tuning (notebook 09)
+
+
+def loss_with_weight_decay(X: np.ndarray, Y: np.ndarray, params: Params, weight_decay: float) -> float:
+    """Mean cross-entropy plus the L2 penalty ``weight_decay / 2 * (|W1|^2 + |W2|^2)``, biases excluded.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_features, n_samples)
+    Y : ndarray of shape (n_classes, n_samples)
+        One-hot labels.
+    params : dict
+        ``W1`` (n_hidden, n_features), ``b1`` (n_hidden, 1), ``W2`` (n_classes, n_hidden), ``b2`` (n_classes, 1).
+    weight_decay : float
+        lambda, at least 0. The penalty is added to the mean over the samples, not divided by their
+        number: the convention of ``train_sgd(weight_decay=...)`` and :data:`RECOMMENDED`.
+
+    Returns
+    -------
+    float
+    """
+    penalty = np.sum(np.square(params["W1"])) + np.sum(np.square(params["W2"]))
+    return loss(X, Y, params) + weight_decay / 2 * float(penalty)
+
+
+def backward_with_weight_decay(
+    X: np.ndarray, Y: np.ndarray, params: Params, cache: dict[str, np.ndarray], weight_decay: float
+) -> Params:
+    """Gradients of :func:`loss_with_weight_decay`: :func:`backward`'s, plus ``weight_decay * W`` for each weight.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_features, n_samples)
+    Y : ndarray of shape (n_classes, n_samples)
+    params : dict
+        As :func:`init_params` returns; not modified.
+    cache : dict
+        As :func:`forward` returns for the same ``X`` and ``params``.
+    weight_decay : float
+
+    Returns
+    -------
+    grads : dict
+        ``dW1`` (n_hidden, n_features), ``db1`` (n_hidden, 1), ``dW2`` (n_classes, n_hidden),
+        ``db2`` (n_classes, 1); the bias gradients are :func:`backward`'s unchanged.
+    """
+    grads = backward(X, Y, params, cache)
+    if weight_decay:
+        grads["dW1"] += weight_decay * params["W1"]
+        grads["dW2"] += weight_decay * params["W2"]
+    return grads
+
+
+def best_setting(results: list[Mapping[str, Any]]) -> int:
+    """Index of the setting with the highest validation accuracy.
+
+    Ties go to the setting with fewer hidden units (the smaller network), then to the first in the list.
+
+    Parameters
+    ----------
+    results : list of dict
+        One dict per setting, at least one, with ``"val_accuracy"`` (float) and ``"n_hidden"`` (int)
+        among its keys.
+
+    Returns
+    -------
+    int
+    """
+    if not results:
+        raise ValueError("best_setting needs at least one result")
+    return min(range(len(results)), key=lambda i: (-results[i]["val_accuracy"], results[i]["n_hidden"], i))
