@@ -590,8 +590,6 @@ def test_fit_agrees_with_notebook_10s_model_answer(patience, batch_size):
         np.testing.assert_allclose(result[name], expected[name], rtol=1e-9, atol=1e-12, err_msg=name)
 
 
-
-
 # --------------------------------------------------------------------------- weight decay and tuning (notebook 09)
 
 

@@ -967,8 +967,6 @@ def fit(
     return params
 
 
-
-
 # --------------------------------------------------------------------------- weight decay and tuning (notebook 09)
 
 
