@@ -228,6 +228,8 @@ def test_benchmark_says_when_the_tutorial_broke(bench, tutorial):
     assert any("loss is nan or inf after epochs [10]" in line for line in lines)
 
 
+@pytest.mark.slow
+@pytest.mark.scale
 def test_grading_throughput_times_every_grader_and_nnlab_grades_alike_at_1_and_2_workers(tmp_path):
     report_file = tmp_path / "throughput.json"
     script = REPO / "benchmarks" / "grading_throughput.py"

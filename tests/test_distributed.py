@@ -72,6 +72,7 @@ def rows_of(table, students=None):
 
 
 @pytest.mark.slow
+@pytest.mark.scale
 def test_a_two_worker_cluster_grades_as_the_local_path(built, graded_locally, local_cluster, tmp_path):
     course = copy_of(built, tmp_path)
     rows = grade(course, ASSIGNMENT, cluster=Cluster(local_cluster.scheduler_address))
@@ -94,6 +95,7 @@ def die_the_first_time(marker: str):
 
 
 @pytest.mark.slow
+@pytest.mark.scale
 def test_a_worker_lost_mid_task_has_its_task_rescheduled(built, graded_locally, local_cluster, tmp_path):
     course = copy_of(built, tmp_path)
     marker = tmp_path / "killed"
@@ -113,6 +115,7 @@ def raise_and_count(counter: str):
 
 
 @pytest.mark.slow
+@pytest.mark.scale
 def test_a_task_that_raises_is_retried_then_a_grader_error_keeping_the_previous_grade(
     graded_locally, local_cluster, tmp_path
 ):
@@ -133,6 +136,7 @@ def test_a_task_that_raises_is_retried_then_a_grader_error_keeping_the_previous_
 
 
 @pytest.mark.slow
+@pytest.mark.scale
 def test_a_coordinator_killed_mid_run_resumes_without_grading_anyone_twice(
     built, graded_locally, local_cluster, tmp_path
 ):
@@ -207,6 +211,7 @@ def free_port() -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.scale
 def test_a_scheduler_and_a_worker_started_apart_grade_over_tls(built, graded_locally, tmp_path):
     tls = self_signed_tls(tmp_path)
     address = f"tls://127.0.0.1:{free_port()}"

@@ -58,6 +58,7 @@ def gradebook_scores(root, name):
         }
 
 
+@pytest.mark.scale
 def test_a_class_recorded_in_postgres_gets_the_table_and_scores_it_gets_in_sqlite(tmp_path, postgres, monkeypatch):
     monkeypatch.delenv("NNLAB_DB_URL", raising=False)
     in_sqlite = sample_class(tmp_path / "sqlite", ["01-data"])
@@ -96,6 +97,7 @@ def test_a_class_recorded_in_postgres_gets_the_table_and_scores_it_gets_in_sqlit
         assert postgres_feedback.read_text() == sqlite_feedback.read_text(), f"{student}'s feedback differs"
 
 
+@pytest.mark.scale
 def test_two_grading_runs_at_once_on_one_postgres_database(tmp_path, postgres, monkeypatch):
     names = ("01-data", "02-softmax")
     root = sample_class(tmp_path / "course", names)
