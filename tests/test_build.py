@@ -12,14 +12,23 @@ from nnlab_instructor.authoring.course_files import assignments, grade_id, run_n
 from nnlab_instructor.authoring.released import EARLIER_STEPS, earlier_steps_source, graded_functions
 
 ASSIGNMENTS = assignments(REPO)
-EXPECTED = ["01-data", "02-softmax", "03-loss", "04-backprop", "05-batch-gd", "06-sgd", "07-overfitting"]
+EXPECTED = [
+    "01-data",
+    "02-softmax",
+    "03-loss",
+    "04-backprop",
+    "05-batch-gd",
+    "06-sgd",
+    "07-overfitting",
+    "08-initialisation",
+]
 
 
 def nbgrader_meta(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
-def test_the_course_has_its_seven_notebooks_in_order():
+def test_the_course_has_its_notebooks_in_order():
     assert ASSIGNMENTS == EXPECTED
 
 
@@ -65,7 +74,7 @@ def test_release_holds_no_solution_no_hidden_test_and_no_output(name):
 @pytest.mark.slow
 def test_nbgrader_validate_button_works_with_the_course_config():
     # The Validate button a student presses, on one notebook both ways. That every source passes and
-    # every release fails each test is proven for all seven by the sample class (the solution gets
+    # every release fails each test is proven for all of them by the sample class (the solution gets
     # full marks, the untouched release zero: tests/test_autograde.py) and by nbval on notebooks/,
     # without executing each notebook twice more here.
     name = "03-loss"
