@@ -39,6 +39,7 @@ def correct(assignment: str, cell: str, name: str, source: str) -> Variant:
 
 
 D, S, L, B, G, M, V = "01-data", "02-softmax", "03-loss", "04-backprop", "05-batch-gd", "06-sgd", "07-overfitting"
+INIT = "08-initialisation"
 WD = "09-weight-decay"
 C = "10-capstone"
 
@@ -1285,6 +1286,258 @@ def best_setting(results):
     accuracy = np.array([r["val_accuracy"] for r in results], dtype=float)
     hidden = np.array([r["n_hidden"] for r in results])
     return int(np.lexsort((np.arange(len(results)), hidden, -accuracy))[0])
+""",
+    ),
+    # ------------------------------------------------------------------ 08 initialise
+    mistake(
+        INIT,
+        "initialise",
+        "divides by the fan-out",
+        """\
+def initialise(n_features, n_hidden, n_classes, rng, scheme="scaled"):
+    factor = {"normal": None, "scaled": 1.0, "he": 2.0, "zeros": 0.0}[scheme]
+    W1 = rng.standard_normal((n_hidden, n_features))
+    W2 = rng.standard_normal((n_classes, n_hidden))
+    if factor is not None:
+        W1, W2 = W1 * np.sqrt(factor / n_hidden), W2 * np.sqrt(factor / n_classes)
+    return {"W1": W1, "b1": np.zeros((n_hidden, 1)), "W2": W2, "b2": np.zeros((n_classes, 1))}
+""",
+        stated=True,
+    ),
+    mistake(
+        INIT,
+        "initialise",
+        "divides by the fan-in, not its square root",
+        """\
+def initialise(n_features, n_hidden, n_classes, rng, scheme="scaled"):
+    factor = {"normal": None, "scaled": 1.0, "he": 2.0, "zeros": 0.0}[scheme]
+    W1 = rng.standard_normal((n_hidden, n_features))
+    W2 = rng.standard_normal((n_classes, n_hidden))
+    if factor is not None:
+        W1, W2 = W1 * factor / n_features, W2 * factor / n_hidden
+    return {"W1": W1, "b1": np.zeros((n_hidden, 1)), "W2": W2, "b2": np.zeros((n_classes, 1))}
+""",
+        stated=True,
+    ),
+    mistake(
+        INIT,
+        "initialise",
+        "draws from np.random, not rng",
+        """\
+def initialise(n_features, n_hidden, n_classes, rng, scheme="scaled"):
+    factor = {"normal": None, "scaled": 1.0, "he": 2.0, "zeros": 0.0}[scheme]
+    W1 = np.random.randn(n_hidden, n_features)
+    W2 = np.random.randn(n_classes, n_hidden)
+    if factor is not None:
+        W1, W2 = W1 * np.sqrt(factor / n_features), W2 * np.sqrt(factor / n_hidden)
+    return {"W1": W1, "b1": np.zeros((n_hidden, 1)), "W2": W2, "b2": np.zeros((n_classes, 1))}
+""",
+        stated=True,
+    ),
+    mistake(
+        INIT,
+        "initialise",
+        "random biases",
+        """\
+def initialise(n_features, n_hidden, n_classes, rng, scheme="scaled"):
+    factor = {"normal": None, "scaled": 1.0, "he": 2.0, "zeros": 0.0}[scheme]
+    s1 = 1.0 if factor is None else np.sqrt(factor / n_features)
+    s2 = 1.0 if factor is None else np.sqrt(factor / n_hidden)
+    return {"W1": s1 * rng.standard_normal((n_hidden, n_features)), "b1": s1 * rng.standard_normal((n_hidden, 1)),
+            "W2": s2 * rng.standard_normal((n_classes, n_hidden)), "b2": s2 * rng.standard_normal((n_classes, 1))}
+""",
+        stated=True,
+    ),
+    correct(
+        INIT,
+        "initialise",
+        "rng.normal, W2 drawn first",
+        """\
+def initialise(n_features, n_hidden, n_classes, rng, scheme="scaled"):
+    def std(fan_in):
+        return {"normal": 1.0, "scaled": 1 / np.sqrt(fan_in), "he": np.sqrt(2 / fan_in), "zeros": 0.0}[scheme]
+    W2 = rng.normal(0.0, std(n_hidden), size=(n_classes, n_hidden))
+    W1 = rng.normal(0.0, std(n_features), size=(n_hidden, n_features))
+    return {"W1": W1, "b1": np.zeros((n_hidden, 1)), "W2": W2, "b2": np.zeros((n_classes, 1))}
+""",
+    ),
+    correct(
+        INIT,
+        "initialise",
+        "one unit at a time, float32",
+        """\
+def initialise(n_features, n_hidden, n_classes, rng, scheme="scaled"):
+    params = {"b1": np.zeros((n_hidden, 1), np.float32), "b2": np.zeros((n_classes, 1), np.float32)}
+    for name, n_units, fan_in in (("W1", n_hidden, n_features), ("W2", n_classes, n_hidden)):
+        W = np.zeros((n_units, fan_in), np.float32)
+        for unit in range(n_units):
+            W[unit] = rng.standard_normal(fan_in)
+        if scheme == "scaled":
+            W /= np.sqrt(fan_in)
+        elif scheme == "he":
+            W *= np.sqrt(2.0 / fan_in)
+        elif scheme == "zeros":
+            W *= 0.0
+        params[name] = W
+    return params
+""",
+    ),
+    # ------------------------------------------------------------------ 08 collapse_linear
+    mistake(
+        INIT,
+        "collapse_linear",
+        "forgets b2",
+        """\
+def collapse_linear(W1, b1, W2, b2):
+    return W2 @ W1, W2 @ b1
+""",
+        stated=True,
+    ),
+    mistake(
+        INIT,
+        "collapse_linear",
+        "adds the biases",
+        """\
+def collapse_linear(W1, b1, W2, b2):
+    return W2 @ W1, b1 + b2
+""",
+        stated=True,
+    ),
+    mistake(
+        INIT,
+        "collapse_linear",
+        "the transpose of W",
+        """\
+def collapse_linear(W1, b1, W2, b2):
+    return W1.T @ W2.T, W2 @ b1 + b2
+""",
+        stated=True,
+    ),
+    correct(
+        INIT,
+        "collapse_linear",
+        "pushes the identity and zero through both layers",
+        """\
+def collapse_linear(W1, b1, W2, b2):
+    n_in = W1.shape[1]
+    b = W2 @ (W1 @ np.zeros((n_in, 1)) + b1) + b2
+    W = W2 @ (W1 @ np.eye(n_in) + b1) + b2 - b
+    return W, b
+""",
+    ),
+    correct(
+        INIT,
+        "collapse_linear",
+        "loops",
+        """\
+def collapse_linear(W1, b1, W2, b2):
+    n_out, n_mid = W2.shape
+    W = np.zeros((n_out, W1.shape[1]))
+    b = np.array(b2, dtype=float)
+    for i in range(n_out):
+        for k in range(n_mid):
+            W[i] += W2[i, k] * W1[k]
+            b[i] += W2[i, k] * b1[k]
+    return W, b
+""",
+    ),
+    # ------------------------------------------------------------------ 08 relu
+    mistake(
+        INIT,
+        "relu",
+        "np.max instead of np.maximum",
+        """\
+def relu(Z):
+    return np.max(Z, 0)
+""",
+        stated=True,
+    ),
+    mistake(
+        INIT,
+        "relu",
+        "sets the negative scores to 0 in place",
+        """\
+def relu(Z):
+    Z[Z < 0] = 0
+    return Z
+""",
+        stated=True,
+    ),
+    mistake(
+        INIT,
+        "relu",
+        "clips at 1 too",
+        """\
+def relu(Z):
+    return np.clip(Z, 0, 1)
+""",
+        stated=True,
+    ),
+    correct(
+        INIT,
+        "relu",
+        "multiplies by the mask",
+        """\
+def relu(Z):
+    return Z * (Z > 0)
+""",
+    ),
+    correct(
+        INIT,
+        "relu",
+        "half of Z plus its absolute value",
+        """\
+def relu(Z):
+    return (Z + np.abs(Z)) / 2
+""",
+    ),
+    # ------------------------------------------------------------------ 08 relu_derivative
+    mistake(
+        INIT,
+        "relu_derivative",
+        "1 at zero",
+        """\
+def relu_derivative(Z):
+    return (Z >= 0).astype(float)
+""",
+        stated=True,
+    ),
+    mistake(
+        INIT,
+        "relu_derivative",
+        "np.sign",
+        """\
+def relu_derivative(Z):
+    return np.sign(Z)
+""",
+        stated=True,
+    ),
+    mistake(
+        INIT,
+        "relu_derivative",
+        "returns the ReLU itself",
+        """\
+def relu_derivative(Z):
+    return np.maximum(Z, 0)
+""",
+        stated=True,
+    ),
+    correct(
+        INIT,
+        "relu_derivative",
+        "np.heaviside with 0 at 0",
+        """\
+def relu_derivative(Z):
+    return np.heaviside(Z, 0.0)
+""",
+    ),
+    correct(
+        INIT,
+        "relu_derivative",
+        "a boolean mask",
+        """\
+def relu_derivative(Z):
+    return Z > 0
 """,
     ),
 ]

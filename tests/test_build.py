@@ -20,6 +20,7 @@ EXPECTED = [
     "05-batch-gd",
     "06-sgd",
     "07-overfitting",
+    "08-initialisation",
     "09-weight-decay",
     "10-capstone",
 ]
@@ -29,7 +30,7 @@ def nbgrader_meta(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
-def test_the_course_has_its_seven_notebooks_in_order():
+def test_the_course_has_its_notebooks_in_order():
     assert ASSIGNMENTS == EXPECTED
 
 
@@ -75,7 +76,7 @@ def test_release_holds_no_solution_no_hidden_test_and_no_output(name):
 @pytest.mark.slow
 def test_nbgrader_validate_button_works_with_the_course_config():
     # The Validate button a student presses, on one notebook both ways. That every source passes and
-    # every release fails each test is proven for all seven by the sample class (the solution gets
+    # every release fails each test is proven for all of them by the sample class (the solution gets
     # full marks, the untouched release zero: tests/test_autograde.py) and by nbval on notebooks/,
     # without executing each notebook twice more here.
     name = "03-loss"

@@ -640,3 +640,66 @@ def test_best_setting_takes_the_highest_accuracy_then_fewer_hidden_units_then_th
     assert R.best_setting([result(0.5, 64)]) == 0
     with pytest.raises(ValueError, match="at least one result"):
         R.best_setting([])
+
+
+# ----------------------------------------------------------------- initialisation and activations (notebook 08)
+
+
+@pytest.mark.parametrize(
+    "scheme,std_1,std_2", [("normal", 1.0, 1.0), ("scaled", 1 / 20, 1 / 40), ("he", 0.1 / 2**0.5, 1 / 20 / 2**0.5)]
+)
+def test_initialise_draws_normal_weights_of_the_schemes_scale_and_zero_biases(scheme, std_1, std_2):
+    params = R.initialise(400, 1600, 30, np.random.default_rng(0), scheme)
+    assert {k: v.shape for k, v in params.items()} == {
+        "W1": (1600, 400),
+        "b1": (1600, 1),
+        "W2": (30, 1600),
+        "b2": (30, 1),
+    }
+    assert not params["b1"].any() and not params["b2"].any()
+    # 640,000 and 48,000 draws: the sample deviation is within 1 % of the true one
+    assert np.std(params["W1"]) == pytest.approx(std_1, rel=0.01)
+    assert np.std(params["W2"]) == pytest.approx(std_2, rel=0.01)
+    assert abs(np.mean(params["W1"])) < 0.01 * std_1
+
+
+def test_initialise_draws_w1_then_w2_from_the_generator_it_is_given():
+    rng = np.random.default_rng(5)
+    W1 = rng.standard_normal((8, 6)) / np.sqrt(6)
+    W2 = rng.standard_normal((3, 8)) / np.sqrt(8)
+    params = R.initialise(6, 8, 3, np.random.default_rng(5))
+    np.testing.assert_allclose(params["W1"], W1, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(params["W2"], W2, rtol=1e-15, atol=0)
+
+
+def test_initialise_zeros_draws_nothing_and_sets_every_parameter_to_zero():
+    rng = np.random.default_rng(1)
+    state = rng.bit_generator.state
+    params = R.initialise(5, 4, 3, rng, "zeros")
+    assert rng.bit_generator.state == state
+    assert all(not value.any() for value in params.values())
+
+
+def test_initialise_names_an_unknown_scheme():
+    with pytest.raises(ValueError, match="'xavier'"):
+        R.initialise(5, 4, 3, np.random.default_rng(0), "xavier")
+
+
+def test_collapse_linear_computes_what_the_two_layers_compute():
+    rng = np.random.default_rng(2)
+    W1, b1 = rng.normal(size=(7, 5)), rng.normal(size=(7, 1))
+    W2, b2 = rng.normal(size=(3, 7)), rng.normal(size=(3, 1))
+    X = rng.normal(size=(5, 11))
+    W, b = R.collapse_linear(W1, b1, W2, b2)
+    assert W.shape == (3, 5) and b.shape == (3, 1)
+    np.testing.assert_allclose(W @ X + b, W2 @ (W1 @ X + b1) + b2, rtol=1e-12, atol=1e-12)
+
+
+def test_relu_and_its_derivative_element_by_element():
+    Z = np.array([[-2.0, -0.0, 0.0], [1e-300, 3.5, -1e-300]])
+    before = Z.copy()
+    np.testing.assert_array_equal(R.relu(Z), [[0.0, 0.0, 0.0], [1e-300, 3.5, 0.0]])
+    derivative = R.relu_derivative(Z)
+    assert derivative.dtype == np.float64
+    np.testing.assert_array_equal(derivative, [[0.0, 0.0, 0.0], [1.0, 1.0, 0.0]])
+    np.testing.assert_array_equal(Z, before)

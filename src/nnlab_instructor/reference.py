@@ -1038,3 +1038,83 @@ def best_setting(results: list[Mapping[str, Any]]) -> int:
     if not results:
         raise ValueError("best_setting needs at least one result")
     return min(range(len(results)), key=lambda i: (-results[i]["val_accuracy"], results[i]["n_hidden"], i))
+
+
+# ----------------------------------------------------------------- initialisation and activations (notebook 08)
+
+INIT_SCHEMES = ("normal", "scaled", "he", "zeros")
+
+
+def init_scale(scheme: str, fan_in: int) -> float:
+    """Standard deviation of the weights of a layer with ``fan_in`` inputs under ``scheme`` (0 for ``"zeros"``).
+
+    ``"normal"``: 1, the tutorial's unscaled ``randn``; ``"scaled"``: ``1 / sqrt(fan_in)``, what the course
+    uses for sigmoid units; ``"he"``: ``sqrt(2 / fan_in)``, twice the variance, for ReLU units, which pass on
+    only half of their inputs' variance; ``"zeros"``: every weight 0.
+    """
+    scales = {"normal": 1.0, "scaled": np.sqrt(1.0 / fan_in), "he": np.sqrt(2.0 / fan_in), "zeros": 0.0}
+    if scheme not in scales:
+        raise ValueError(f"scheme must be one of {INIT_SCHEMES}, got {scheme!r}")
+    return float(scales[scheme])
+
+
+def initialise(
+    n_features: int, n_hidden: int, n_classes: int, rng: np.random.Generator, scheme: str = "scaled"
+) -> Params:
+    """Starting parameters of the two-layer network: normal weights of the scheme's scale, zero biases.
+
+    Parameters
+    ----------
+    n_features, n_hidden, n_classes : int
+        Layer sizes (784, 64 and 10 for MNIST).
+    rng : numpy.random.Generator
+        The only source of randomness: ``W1`` is drawn first, then ``W2``, each with
+        ``rng.standard_normal`` (nothing is drawn for ``"zeros"``).
+    scheme : {"normal", "scaled", "he", "zeros"}
+        The weights' standard deviation, per layer of fan-in ``n``: 1, ``1 / sqrt(n)``, ``sqrt(2 / n)``
+        or every weight 0 (see :func:`init_scale`).
+
+    Returns
+    -------
+    params : dict
+        ``W1`` of shape (n_hidden, n_features), ``b1`` of shape (n_hidden, 1), ``W2`` of shape
+        (n_classes, n_hidden), ``b2`` of shape (n_classes, 1), float64.
+    """
+    scale_1, scale_2 = init_scale(scheme, n_features), init_scale(scheme, n_hidden)
+    if scheme == "zeros":
+        W1, W2 = np.zeros((n_hidden, n_features)), np.zeros((n_classes, n_hidden))
+    else:
+        W1 = rng.standard_normal((n_hidden, n_features)) * scale_1
+        W2 = rng.standard_normal((n_classes, n_hidden)) * scale_2
+    return {"W1": W1, "b1": np.zeros((n_hidden, 1)), "W2": W2, "b2": np.zeros((n_classes, 1))}
+
+
+def collapse_linear(W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The one linear layer that computes what two linear layers in a row compute.
+
+    ``W2 @ (W1 @ X + b1) + b2 == W @ X + b`` for every ``X`` of shape (n_in, n_samples), with
+    ``W = W2 @ W1`` and ``b = W2 @ b1 + b2``.
+
+    Parameters
+    ----------
+    W1 : ndarray of shape (n_mid, n_in)
+    b1 : ndarray of shape (n_mid, 1)
+    W2 : ndarray of shape (n_out, n_mid)
+    b2 : ndarray of shape (n_out, 1)
+
+    Returns
+    -------
+    W : ndarray of shape (n_out, n_in)
+    b : ndarray of shape (n_out, 1)
+    """
+    return W2 @ W1, W2 @ b1 + b2
+
+
+def relu(Z: np.ndarray) -> np.ndarray:
+    """Rectified linear unit, element-wise: ``max(Z, 0)``, a new array of the shape of ``Z``."""
+    return np.maximum(Z, 0.0)
+
+
+def relu_derivative(Z: np.ndarray) -> np.ndarray:
+    """Derivative of :func:`relu` at ``Z``, element-wise: 1.0 where ``Z > 0``, else 0.0 (0.0 at ``Z == 0`` too)."""
+    return (np.asarray(Z) > 0).astype(np.float64)
