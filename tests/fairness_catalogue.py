@@ -485,6 +485,133 @@ def backward(X, Y, params, cache):
     return grads
 """,
     ),
+    # ------------------------------------------------------------------ 04 numerical_gradient
+    mistake(
+        B,
+        "numerical_gradient",
+        "forward difference",
+        """\
+def numerical_gradient(f, x, eps=1e-6):
+    x = np.array(x, dtype=float)
+    grad = np.zeros(x.shape)
+    here = f(x)
+    for index in np.ndindex(x.shape):
+        saved = x[index]
+        x[index] = saved + eps
+        grad[index] = (f(x) - here) / eps
+        x[index] = saved
+    return grad
+""",
+        stated=True,
+    ),
+    mistake(
+        B,
+        "numerical_gradient",
+        "divides by eps instead of 2 eps",
+        """\
+def numerical_gradient(f, x, eps=1e-6):
+    x = np.array(x, dtype=float)
+    grad = np.zeros(x.shape)
+    for index in np.ndindex(x.shape):
+        saved = x[index]
+        x[index] = saved + eps
+        up = f(x)
+        x[index] = saved - eps
+        down = f(x)
+        x[index] = saved
+        grad[index] = (up - down) / eps
+    return grad
+""",
+        stated=True,
+    ),
+    mistake(
+        B,
+        "numerical_gradient",
+        "forgets to put each entry back",
+        """\
+def numerical_gradient(f, x, eps=1e-6):
+    x = np.array(x, dtype=float)
+    grad = np.zeros(x.shape)
+    for index in np.ndindex(x.shape):
+        x[index] += eps
+        up = f(x)
+        x[index] -= 2 * eps
+        down = f(x)
+        grad[index] = (up - down) / (2 * eps)
+    return grad
+""",
+        stated=True,
+    ),
+    mistake(
+        B,
+        "numerical_gradient",
+        "perturbs the caller's x and leaves it shifted",
+        """\
+def numerical_gradient(f, x, eps=1e-6):
+    grad = np.zeros(x.shape)
+    flat = x.reshape(-1)
+    for i in range(flat.size):
+        flat[i] += eps
+        up = f(x)
+        flat[i] -= 2 * eps
+        down = f(x)
+        grad.reshape(-1)[i] = (up - down) / (2 * eps)
+    return grad
+""",
+        stated=True,
+    ),
+    mistake(
+        B,
+        "numerical_gradient",
+        "ignores eps and always steps 1e-6",
+        """\
+def numerical_gradient(f, x, eps=1e-6):
+    x = np.array(x, dtype=float)
+    grad = np.zeros(x.shape)
+    for index in np.ndindex(x.shape):
+        saved = x[index]
+        x[index] = saved + 1e-6
+        up = f(x)
+        x[index] = saved - 1e-6
+        down = f(x)
+        x[index] = saved
+        grad[index] = (up - down) / 2e-6
+    return grad
+""",
+        stated=True,
+    ),
+    correct(
+        B,
+        "numerical_gradient",
+        "new arrays x + step from the rows of an identity matrix",
+        """\
+def numerical_gradient(f, x, eps=1e-6):
+    x = np.asarray(x, dtype=np.float64)
+    steps = eps * np.eye(x.size)
+    grad = [(f(x + step.reshape(x.shape)) - f(x - step.reshape(x.shape))) / (2 * eps) for step in steps]
+    return np.array(grad).reshape(x.shape)
+""",
+    ),
+    correct(
+        B,
+        "numerical_gradient",
+        "np.nditer over a copy, in place",
+        """\
+def numerical_gradient(f, x, eps=1e-6):
+    x = x.copy()
+    grad = np.empty(x.shape)
+    with np.nditer(x, flags=["multi_index"], op_flags=["readwrite"]) as it:
+        for entry in it:
+            saved = float(entry)
+            entry[...] = saved + eps
+            up = f(x)
+            entry[...] = saved - eps
+            down = f(x)
+            entry[...] = saved
+            grad[it.multi_index] = (up - down) / (2 * eps)
+    return grad
+""",
+    ),
     # ------------------------------------------------------------------ 05 gradient_step
     mistake(
         G,

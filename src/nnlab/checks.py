@@ -26,6 +26,7 @@ import importlib
 import json
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -93,6 +94,60 @@ def random_problem(
     params["b1"] += rng.normal(scale=0.5, size=params["b1"].shape)
     params["b2"] += rng.normal(scale=0.5, size=params["b2"].shape)
     return X, Y, params
+
+
+# Functions whose gradient is known, for testing a finite-difference gradient. They cross to a grading
+# kernel as their numbers (nnlab_instructor.grading.wire_format), never as code.
+
+
+@dataclass(frozen=True, eq=False)
+class Quadratic:
+    """``f(x) = 1/2 v.(A v) + b.v`` with ``v = x.ravel()``: its gradient is ``A v + b`` (``A`` symmetric).
+
+    A centred difference is exact for it, whatever the step: only rounding separates the two.
+    """
+
+    A: np.ndarray  # (size, size), symmetric
+    b: np.ndarray  # (size,)
+
+    def __call__(self, x: np.ndarray) -> float:
+        v = np.asarray(x, dtype=np.float64).reshape(-1)
+        return float(0.5 * v @ (self.A @ v) + self.b @ v)
+
+    def gradient(self, x: np.ndarray) -> np.ndarray:
+        v = np.asarray(x, dtype=np.float64).reshape(-1)
+        return (self.A @ v + self.b).reshape(np.shape(x))
+
+
+@dataclass(frozen=True, eq=False)
+class Cubic:
+    """``f(x) = sum(c * x**3)`` entry by entry: its gradient is ``3 c x**2``.
+
+    The centred difference with step ``eps`` is exactly ``3 c x**2 + c eps**2``: its known error.
+    """
+
+    c: np.ndarray  # the shape of x
+
+    def __call__(self, x: np.ndarray) -> float:
+        return float(np.sum(self.c * np.asarray(x, dtype=np.float64) ** 3))
+
+    def gradient(self, x: np.ndarray) -> np.ndarray:
+        return 3 * self.c * np.asarray(x, dtype=np.float64) ** 2
+
+
+KNOWN_FUNCTIONS = (Quadratic, Cubic)
+
+
+def random_quadratic(size: int, seed: int) -> Quadratic:
+    """A seeded :class:`Quadratic` of ``size`` entries, coupling every entry with the others."""
+    rng = np.random.default_rng(seed)
+    M = rng.normal(size=(size, size))
+    return Quadratic(A=(M + M.T) / 2, b=rng.normal(size=size))
+
+
+def random_cubic(shape: tuple[int, ...], seed: int) -> Cubic:
+    """A seeded :class:`Cubic` for an ``x`` of the given shape."""
+    return Cubic(c=np.random.default_rng(seed).normal(size=shape))
 
 
 # --------------------------------------------------------------------------- the student's own code

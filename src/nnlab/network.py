@@ -1,15 +1,13 @@
 """Building blocks of the course's network that no notebook grades: students use them freely.
 
 The two-layer network's parameters (:func:`init_params`), its hidden activation (:func:`sigmoid`),
-the finite-difference tools of the gradient check (:func:`numerical_gradient`, :func:`relative_error`,
-:func:`compare_gradients`) and :func:`accuracy`. What a notebook grades (softmax, the loss, the
-forward and backward passes, the training loops...) is never here: students write it, and a later
-notebook gets the course's version released beside it (``earlier_steps.py``).
+the relative error a gradient check reports (:func:`relative_error`) and :func:`accuracy`. What a
+notebook grades (softmax, the loss, the forward and backward passes, the finite-difference gradient, the
+training loops...) is never here: students write it, and a later notebook gets the course's version
+released beside it (``earlier_steps.py``).
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import numpy as np
 from scipy.special import expit
@@ -89,60 +87,7 @@ def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(np.mean(y_true == y_pred))
 
 
-def numerical_gradient(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Centred finite-difference gradient of ``f`` with respect to the array ``x``.
-
-    Parameters
-    ----------
-    f : callable
-        Takes no argument and returns a float computed from ``x`` (which is perturbed in place).
-    x : ndarray of any shape, float64
-    eps : float
-        Step of the centred difference ``(f(x + eps) - f(x - eps)) / (2 eps)``.
-
-    Returns
-    -------
-    ndarray of the same shape as ``x``.
-    """
-    grad = np.zeros_like(x, dtype=np.float64)
-    flat = x.reshape(-1)  # a view: perturbing it perturbs x
-    for i in range(flat.size):
-        saved = flat[i]
-        flat[i] = saved + eps
-        up = f()
-        flat[i] = saved - eps
-        down = f()
-        flat[i] = saved
-        grad.reshape(-1)[i] = (up - down) / (2 * eps)
-    return grad
-
-
 def relative_error(a: np.ndarray, b: np.ndarray) -> float:
     """``||a - b|| / max(||a|| + ||b||, tiny)``: 0 for equal arrays, 1 for opposite ones."""
     denom = np.linalg.norm(a) + np.linalg.norm(b)
     return float(np.linalg.norm(a - b) / max(denom, np.finfo(np.float64).tiny))
-
-
-def compare_gradients(loss: Callable[[], float], params: Params, grads: Params, eps: float = 1e-6) -> dict[str, float]:
-    """Relative error between analytic gradients and centred finite differences of the loss.
-
-    Parameters
-    ----------
-    loss : callable
-        Takes no argument and returns the loss computed from ``params`` (perturbed in place, one
-        entry at a time, and restored).
-    params : dict of float64 ndarrays
-        ``W1``, ``b1``, ``W2``, ``b2``.
-    grads : dict
-        ``dW1``, ``db1``, ``dW2``, ``db2``, the analytic gradients under test.
-    eps : float
-
-    Returns
-    -------
-    dict
-        Relative error for each of ``W1``, ``b1``, ``W2``, ``b2``; below 1e-7 for a correct
-        backward pass in float64.
-    """
-    return {
-        name: relative_error(grads["d" + name], numerical_gradient(loss, params[name], eps)) for name in PARAM_NAMES
-    }

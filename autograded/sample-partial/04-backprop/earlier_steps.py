@@ -10,9 +10,7 @@ import numpy as np
 from nnlab.network import (
     PARAM_NAMES,
     accuracy,
-    compare_gradients,
     init_params,
-    numerical_gradient,
     relative_error,
     sigmoid,
 )

@@ -3,8 +3,9 @@
 The grader must never unpickle what a student's kernel wrote (unpickling runs code), so values are
 encoded as JSON plus numeric arrays in an ``.npz`` read with ``allow_pickle=False``. Supported:
 None, bool, int, float, str, numeric ndarrays and numpy scalars, lists, tuples, dicts with str/int
-keys, and numpy Generators (their state). Anything else becomes an ``Opaque`` placeholder naming
-its type, which fails every check it meets.
+keys, numpy Generators (their state) and the test functions of :data:`nnlab.checks.KNOWN_FUNCTIONS`
+(their numbers: the class is looked up in that list, never imported by name). Anything else becomes an
+``Opaque`` placeholder naming its type, which fails every check it meets.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from nnlab.checks import KNOWN_FUNCTIONS
 
 MAX_DEPTH = 20
 
@@ -73,8 +76,15 @@ def encode(value: Any, arrays: list[np.ndarray], depth: int = 0) -> Any:
         if len(items) != len(value):
             return {"t": "opaque", "type": "dict with keys that are not str or int"}
         return {"t": "dict", "v": items}
+    return _encode_object(value, arrays, depth)
+
+
+def _encode_object(value: Any, arrays: list[np.ndarray], depth: int) -> Any:
+    """What :func:`encode` makes of a value that is not a number, a string, an array or a container."""
     if isinstance(value, np.random.Generator):
         return {"t": "rng", "state": value.bit_generator.state}
+    if type(value) in KNOWN_FUNCTIONS:
+        return {"t": "function", "name": type(value).__name__, "v": encode(dict(vars(value)), arrays, depth + 1)}
     return {"t": "opaque", "type": type(value).__name__}
 
 
@@ -102,6 +112,14 @@ def decode(description: Any, arrays: list[np.ndarray]) -> Any:
         rng = np.random.default_rng()
         rng.bit_generator.state = description["state"]
         return rng
+    if kind == "function":
+        known = {cls.__name__: cls for cls in KNOWN_FUNCTIONS}
+        fields = decode(description["v"], arrays)
+        if description.get("name") in known and isinstance(fields, dict):
+            try:
+                return known[description["name"]](**fields)
+            except TypeError:
+                pass
     return Opaque(description.get("type", "unknown"))
 
 
