@@ -10,9 +10,7 @@ import numpy as np
 from nnlab.network import (
     PARAM_NAMES,
     accuracy,
-    compare_gradients,
     init_params,
-    numerical_gradient,
     relative_error,
     sigmoid,
 )
@@ -186,6 +184,40 @@ def backward(X, Y, params, cache):
     dW1 = dZ1 @ X.T
     db1 = dZ1.sum(axis=1, keepdims=True)
     return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}
+
+
+def numerical_gradient(f, x, eps=1e-6):
+    """Centred finite-difference gradient of the function f at x.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x)`` returns a float, for an array ``x`` of the shape of ``x`` (for example the loss of
+        the network as a function of one parameter array).
+    x : ndarray of shape (d_1, ..., d_k), floats
+        Where the gradient is measured, of any shape (``W1``'s, ``b1``'s, ...). Left unchanged.
+    eps : float, default=1e-6
+        The step of the centred difference.
+
+    Returns
+    -------
+    grad : ndarray of shape (d_1, ..., d_k), float64
+        The shape of ``x``:
+        ``grad[i] = (f(x + eps e_i) - f(x - eps e_i)) / (2 eps)`` for every index ``i`` of ``x``, with
+        ``e_i`` the array of x's shape that is 1 at index ``i`` and 0 elsewhere.
+    """
+    x = np.array(x)  # a copy, perturbed one entry at a time
+    grad = np.zeros(x.shape)
+    flat, grad_flat = x.reshape(-1), grad.reshape(-1)  # views: perturbing flat perturbs x
+    for i in range(flat.size):
+        saved = flat[i]
+        flat[i] = saved + eps
+        up = f(x)
+        flat[i] = saved - eps
+        down = f(x)
+        flat[i] = saved
+        grad_flat[i] = (up - down) / (2 * eps)
+    return grad
 
 
 def gradient_step(params, grads, learning_rate):
@@ -436,6 +468,98 @@ def early_stopping(X, Y, X_val, Y_val, params, learning_rate, epochs, batch_size
         if should_stop(val_losses, patience):
             break
     return best_params, val_losses
+
+
+def initialise(n_features, n_hidden, n_classes, rng, scheme="scaled"):
+    """Starting parameters of the two-layer network: random weights of the scheme's scale, zero biases.
+
+    Parameters
+    ----------
+    n_features, n_hidden, n_classes : int
+        Layer sizes: 784, 64 and 10 for MNIST.
+    rng : numpy.random.Generator
+        The only source of randomness.
+    scheme : {"normal", "scaled", "he", "zeros"}
+        Standard deviation of the weights of a layer whose units each sum ``n`` inputs (its fan-in:
+        ``n_features`` for ``W1``, ``n_hidden`` for ``W2``): ``"normal"`` 1, ``"scaled"``
+        ``1 / sqrt(n)``, ``"he"`` ``sqrt(2 / n)``; ``"zeros"``: every weight is 0.
+
+    Returns
+    -------
+    params : dict
+        ``W1`` of shape (n_hidden, n_features) and ``W2`` of shape (n_classes, n_hidden): independent
+        normal draws with mean 0 and the scheme's standard deviation (zeros for ``"zeros"``);
+        ``b1`` of shape (n_hidden, 1) and ``b2`` of shape (n_classes, 1): zeros, in every scheme.
+    """
+    factors = {"normal": None, "scaled": 1.0, "he": 2.0, "zeros": 0.0}
+    if scheme not in factors:
+        raise ValueError(f"scheme must be 'normal', 'scaled', 'he' or 'zeros', got {scheme!r}")
+    params = {"b1": np.zeros((n_hidden, 1)), "b2": np.zeros((n_classes, 1))}
+    for name, shape in (("W1", (n_hidden, n_features)), ("W2", (n_classes, n_hidden))):
+        fan_in = shape[1]
+        if scheme == "zeros":
+            params[name] = np.zeros(shape)
+        elif scheme == "normal":
+            params[name] = rng.standard_normal(shape)
+        else:
+            params[name] = rng.standard_normal(shape) * np.sqrt(factors[scheme] / fan_in)
+    return params
+
+
+def collapse_linear(W1, b1, W2, b2):
+    """The one linear layer that computes what two linear layers in a row compute.
+
+    Parameters
+    ----------
+    W1 : ndarray of shape (n_mid, n_in)
+        Weights of the first layer.
+    b1 : ndarray of shape (n_mid, 1)
+        Biases of the first layer.
+    W2 : ndarray of shape (n_out, n_mid)
+        Weights of the second layer.
+    b2 : ndarray of shape (n_out, 1)
+        Biases of the second layer.
+
+    Returns
+    -------
+    W : ndarray of shape (n_out, n_in)
+    b : ndarray of shape (n_out, 1)
+        Such that ``W @ X + b`` equals ``W2 @ (W1 @ X + b1) + b2`` for every ``X`` of shape
+        (n_in, n_samples).
+    """
+    return W2 @ W1, W2 @ b1 + b2
+
+
+def relu(Z):
+    """Rectified linear unit, element by element.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_units, n_samples), or any other shape
+        Scores. Left unchanged.
+
+    Returns
+    -------
+    A : ndarray of the same shape as ``Z``
+        ``max(Z, 0)`` entry by entry, in a new array.
+    """
+    return np.maximum(Z, 0.0)
+
+
+def relu_derivative(Z):
+    """Derivative of the ReLU at every entry of Z.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_units, n_samples), or any other shape
+        Scores. Left unchanged.
+
+    Returns
+    -------
+    D : ndarray of the same shape as ``Z``
+        1.0 where ``Z > 0``, 0.0 where ``Z <= 0`` (0.0 at ``Z == 0`` too), in a new array.
+    """
+    return (Z > 0).astype(float)
 
 
 def loss(X: np.ndarray, Y: np.ndarray, params: Params) -> float:

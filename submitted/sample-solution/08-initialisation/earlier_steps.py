@@ -10,9 +10,7 @@ import numpy as np
 from nnlab.network import (
     PARAM_NAMES,
     accuracy,
-    compare_gradients,
     init_params,
-    numerical_gradient,
     relative_error,
     sigmoid,
 )
@@ -186,6 +184,40 @@ def backward(X, Y, params, cache):
     dW1 = dZ1 @ X.T
     db1 = dZ1.sum(axis=1, keepdims=True)
     return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}
+
+
+def numerical_gradient(f, x, eps=1e-6):
+    """Centred finite-difference gradient of the function f at x.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x)`` returns a float, for an array ``x`` of the shape of ``x`` (for example the loss of
+        the network as a function of one parameter array).
+    x : ndarray of shape (d_1, ..., d_k), floats
+        Where the gradient is measured, of any shape (``W1``'s, ``b1``'s, ...). Left unchanged.
+    eps : float, default=1e-6
+        The step of the centred difference.
+
+    Returns
+    -------
+    grad : ndarray of shape (d_1, ..., d_k), float64
+        The shape of ``x``:
+        ``grad[i] = (f(x + eps e_i) - f(x - eps e_i)) / (2 eps)`` for every index ``i`` of ``x``, with
+        ``e_i`` the array of x's shape that is 1 at index ``i`` and 0 elsewhere.
+    """
+    x = np.array(x)  # a copy, perturbed one entry at a time
+    grad = np.zeros(x.shape)
+    flat, grad_flat = x.reshape(-1), grad.reshape(-1)  # views: perturbing flat perturbs x
+    for i in range(flat.size):
+        saved = flat[i]
+        flat[i] = saved + eps
+        up = f(x)
+        flat[i] = saved - eps
+        down = f(x)
+        flat[i] = saved
+        grad_flat[i] = (up - down) / (2 * eps)
+    return grad
 
 
 def gradient_step(params, grads, learning_rate):
