@@ -105,7 +105,8 @@ def format_table(results: dict[str, list[GradeRow]]) -> str:
     """Assignments down, students across: "score / max", with * where written answers await grading."""
     students = sorted({row.student_id for rows in results.values() for row in rows})
     width = max([len(s) for s in students] + [9]) + 2
-    lines = ["assignment".ljust(16) + "".join(s.rjust(width) for s in students)]
+    first = max([len(a) for a in results] + [len("assignment")]) + 2
+    lines = ["assignment".ljust(first) + "".join(s.rjust(width) for s in students)]
     for assignment, rows in results.items():
         by_student = {row.student_id: row for row in rows}
         cells = []
@@ -114,7 +115,7 @@ def format_table(results: dict[str, list[GradeRow]]) -> str:
             pending = row is not None and "await manual grading" in row.detail
             text = "-" if row is None else f"{row.score:g} / {row.max_score:g}" + (" *" if pending else "  ")
             cells.append(text.rjust(width))
-        lines.append(assignment.ljust(16) + "".join(cells))
+        lines.append(assignment.ljust(first) + "".join(cells))
     if any("await manual grading" in row.detail for rows in results.values() for row in rows):
         lines.append("* written answers await manual grading (nbgrader formgrader); not in the score yet")
     return "\n".join(lines)
