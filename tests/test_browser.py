@@ -26,7 +26,7 @@ import pytest
 from conftest import REPO, REPORTS
 from playwright.sync_api import Browser, Frame, Locator, Page, expect, sync_playwright
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 ASSIGNMENT = "01-data"
 GRADED_STUDENT = "sample-partial"
