@@ -16,6 +16,7 @@ nbgrader's gradebook), with the sample solution in the same run as the yardstick
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,17 +56,21 @@ def _meta(cell) -> dict:
 
 
 def tests_of_functions(source) -> dict[str, list[str]]:
-    """Graded cell -> the test cells that follow it (up to the next graded cell), in notebook order."""
-    owner, tests = None, {}
-    for cell in source.cells:
+    """Graded cell -> its test cells: those that call it through ``checks.call_own`` (a test cell that calls
+    exactly one graded function tests that one, wherever it stands), else those that follow it, up to the
+    next graded cell, in notebook order."""
+    code = [cell for cell in source.cells if cell.cell_type == "code"]
+    functions = [_meta(cell)["grade_id"] for cell in code if _meta(cell).get("solution")]
+    owner, tests = None, {name: [] for name in functions}
+    for cell in code:
         meta = _meta(cell)
-        if cell.cell_type != "code":
-            continue
         if meta.get("solution"):
             owner = meta["grade_id"]
-            tests[owner] = []
-        elif meta.get("grade") and owner is not None:
-            tests[owner].append(meta["grade_id"])
+        elif meta.get("grade"):
+            called = [name for name in functions if re.search(rf"call_own\(\s*{re.escape(name)}\b", cell.source)]
+            tested = called[0] if len(called) == 1 else owner
+            if tested is not None:
+                tests[tested].append(meta["grade_id"])
     return tests
 
 
