@@ -68,9 +68,9 @@ def test_a_class_recorded_in_postgres_gets_the_table_and_scores_it_gets_in_sqlit
     run_workers = pipeline._run_workers
 
     def keep_outcomes(*args, **kwargs):
-        outcomes = run_workers(*args, **kwargs)
-        executed.update(copy.deepcopy(outcomes))
-        return outcomes
+        for student, outcome in run_workers(*args, **kwargs):  # outcomes as they arrive
+            executed[student] = copy.deepcopy(outcome)
+            yield student, outcome
 
     monkeypatch.setattr(pipeline, "_run_workers", keep_outcomes)
     sqlite_rows = pipeline.grade(in_sqlite, "01-data", workers=2)
@@ -78,7 +78,7 @@ def test_a_class_recorded_in_postgres_gets_the_table_and_scores_it_gets_in_sqlit
 
     in_postgres = sample_class(tmp_path / "postgres", ["01-data"])
     monkeypatch.setenv("NNLAB_DB_URL", postgres.create_database("same_as_sqlite"))
-    monkeypatch.setattr(pipeline, "_run_workers", lambda *args, **kwargs: copy.deepcopy(executed))
+    monkeypatch.setattr(pipeline, "_run_workers", lambda *args, **kwargs: iter(copy.deepcopy(executed).items()))
     # As a large class is recorded: nbgrader's autograde and feedback in two processes at once, each on
     # its part of the class (SQLite recorded it in one).
     monkeypatch.setattr(record, "STUDENTS_PER_PROCESS", 1)
