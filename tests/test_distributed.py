@@ -4,6 +4,7 @@ The slow tests grade the sample class of 01-data (3 students) on a two-worker Lo
 """
 
 import json
+import multiprocessing
 import os
 import shutil
 import signal
@@ -306,3 +307,30 @@ def test_the_journal_keeps_what_is_still_valid_and_survives_a_cut_line(tmp_path)
     with Journal(path, resume=False):
         pass
     assert read_journal(path) == []  # a new run, without --resume, starts a new journal
+
+
+def _append_then_die(path: str, count: int) -> None:
+    journal = Journal(Path(path), resume=False, sync_interval=3600.0)
+    for i in range(count):
+        journal.append(Basis("sub", "files", "grader"), Outcome(f"s{i:03d}", Status.GRADED.value, "", "{}"))
+    os.kill(os.getpid(), signal.SIGKILL)  # no close, no fsync after the first line
+
+
+def test_the_journal_groups_its_fsyncs_and_a_killed_coordinator_loses_no_line(tmp_path):
+    path = tmp_path / "a.journal.jsonl"
+    with Journal(path, resume=False, sync_interval=3600.0) as journal:
+        for i in range(200):
+            journal.append(Basis("sub", "files", "grader"), Outcome(f"s{i:03d}", Status.GRADED.value, "", "{}"))
+            assert len(read_journal(path)) == i + 1  # on its way to the disk as soon as it arrives
+        assert journal.syncs == 1  # when it opened: the 200 outcomes came within one interval
+    assert journal.syncs == 2  # and when it closed
+    with Journal(path, resume=False, sync_interval=0.0) as journal:
+        for i in range(3):
+            journal.append(Basis("sub", "files", "grader"), Outcome(f"s{i}", Status.GRADED.value, "", "{}"))
+        assert journal.syncs == 4  # an interval of 0: one per outcome
+
+    child = multiprocessing.get_context("fork").Process(target=_append_then_die, args=(str(path), 50))
+    child.start()
+    child.join(60)
+    assert child.exitcode == -signal.SIGKILL
+    assert [student for student, _, _ in read_journal(path)] == [f"s{i:03d}" for i in range(50)]
