@@ -16,9 +16,12 @@ grader, so that each grader starts from the same empty gradebook:
   only the course's folders (and the course's cell time budget);
 - ``nnlab grade ASSIGNMENT --workers 1`` and ``--workers 2``.
 
-The three commands of an assignment run one after the other before the next assignment's, so they see
-the same load; each is timed as a whole (recording in the gradebook and feedback included, as a user
-waits for it). The load average is recorded before and after each command. The grade tables of the two
+Each copy's gradebook learns the assignment first, untimed (``nbgrader generate_assignment``, as a course
+has done before its first grading run). The three commands of an assignment run one after the other
+before the next assignment's, so they see the same load; each is timed as a whole (recording in the
+gradebook, and for ``nnlab grade`` the feedback, included, as a user waits for it), with the CPU seconds of
+all its processes (kernels included) and so how many cores it kept busy. The load average is recorded
+before and after each command. The grade tables of the two
 ``nnlab grade`` runs must be equal: the report says whether they are.
 """
 
@@ -29,6 +32,7 @@ import csv
 import datetime
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -97,17 +101,29 @@ def environment(course: Path) -> dict[str, str]:
     return env
 
 
+def children_cpu() -> float:
+    """CPU seconds of every finished child process so far (a command's workers and kernels included:
+    each is waited for by its parent, so its time reaches the command, then this process)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed_command(command: list[str], course: Path, n: int) -> dict:
-    """Run ``command`` in ``course``; seconds, submissions per second, the load around it."""
+    """Run ``command`` in ``course``; seconds, submissions per second, CPU seconds, the load around it."""
     before = load_average()
+    cpu = children_cpu()
     start = time.perf_counter()
     result = subprocess.run(command, cwd=course, env=environment(course), capture_output=True, text=True)
     seconds = time.perf_counter() - start
+    cpu = children_cpu() - cpu
     out = {
         "command": " ".join(Path(command[0]).name if i == 0 else part for i, part in enumerate(command)),
         "seconds": round(seconds, 2),
         "submissions": n,
         "per_second": round(n / seconds, 4),
+        "cpu_seconds": round(cpu, 1),
+        "cpu_seconds_per_submission": round(cpu / n, 2),
+        "cores_busy": round(cpu / seconds, 2),
         "load_before": before,
         "load_after": load_average(),
         "status": "ok" if result.returncode == 0 else f"failed (exit {result.returncode})",
@@ -132,6 +148,22 @@ def plain_nbgrader_scores(course: Path, assignment: str) -> dict[str, float]:
         return {s.student.id: round(s.score, 4) for s in gradebook.find_assignment(assignment).submissions if s.student}
 
 
+def register(course: Path, assignment: str, nbgrader: list[str]) -> None:
+    """nbgrader learns the assignment from generate_assignment (untimed, as a course would have done it
+    before its first grading run; release/ is left as it is)."""
+    release = tempfile.mkdtemp(prefix="release-", dir=course)
+    prepared = subprocess.run(
+        [*nbgrader, "generate_assignment", assignment, "--force", f"--CourseDirectory.release_directory={release}"],
+        cwd=course,
+        env=environment(course),
+        capture_output=True,
+        text=True,
+    )
+    shutil.rmtree(release, ignore_errors=True)
+    if prepared.returncode:
+        raise SystemExit(f"nbgrader generate_assignment {assignment} failed: {prepared.stderr.strip()[-600:]}")
+
+
 def bench_assignment(assignment: str, n: int, where: Path, source: Path) -> dict:
     nbgrader = [sys.executable, "-m", "nbgrader"]
     nnlab = nnlab_command()
@@ -140,33 +172,34 @@ def bench_assignment(assignment: str, n: int, where: Path, source: Path) -> dict
     out: dict = {"submissions": n}
 
     plain = make_course(where, source, assignment, n, plain=True)
-    # nbgrader learns the assignment from generate_assignment (untimed, as a course would have done it)
-    prepared = subprocess.run(
-        [*nbgrader, "generate_assignment", assignment, "--force"],
-        cwd=plain,
-        env=environment(plain),
-        capture_output=True,
-        text=True,
-    )
-    if prepared.returncode:
-        raise SystemExit(f"nbgrader generate_assignment {assignment} failed: {prepared.stderr.strip()[-600:]}")
+    register(plain, assignment, nbgrader)
     print(f"{assignment}: {n} submissions", flush=True)
     out["nbgrader_autograde"] = timed_command([*nbgrader, "autograde", assignment, "--create", "--force"], plain, n)
     if out["nbgrader_autograde"]["status"] == "ok":
         out["nbgrader_autograde"]["scores"] = plain_nbgrader_scores(plain, assignment)
-    print(f"  nbgrader autograde        {out['nbgrader_autograde']['per_second']:.4f} submissions/s", flush=True)
+    print(f"  nbgrader autograde        {_rate(out['nbgrader_autograde'])}", flush=True)
     tables = {}
     for workers in (1, 2):
         key = f"nnlab_{workers}_worker" + ("s" if workers > 1 else "")
         course = make_course(where, source, assignment, n, plain=False)
+        register(course, assignment, nbgrader)
         command = [*nnlab, "grade", assignment, "--root", str(course), "--workers", str(workers), "--no-progress"]
         out[key] = timed_command(command, course, n)
         tables[key] = read_table(course, assignment)
         out[key]["grade_table"] = tables[key]
-        print(f"  nnlab grade --workers {workers}   {out[key]['per_second']:.4f} submissions/s", flush=True)
+        print(f"  nnlab grade --workers {workers}   {_rate(out[key])}", flush=True)
     out["nnlab_tables_equal"] = bool(tables["nnlab_1_worker"]) and tables["nnlab_1_worker"] == tables["nnlab_2_workers"]
     out["ratios"] = ratios(out)
     return out
+
+
+def _rate(run: dict) -> str:
+    if run["status"] != "ok":
+        return run["status"]
+    return (
+        f"{run['per_second']:.4f} submissions/s, {run['cpu_seconds_per_submission']:.2f} CPU s each "
+        f"({run['cores_busy']:.2f} cores busy)"
+    )
 
 
 def ratios(section: dict) -> dict[str, float | None]:
@@ -186,8 +219,16 @@ def summarise(results: dict) -> dict:
         runs = [r[key] for r in results.values() if r.get(key, {}).get("status") == "ok"]
         if len(runs) == len(results):
             n, seconds = sum(r["submissions"] for r in runs), sum(r["seconds"] for r in runs)
-            rate = round(n / seconds, 4)
-            total[key] = {"status": "ok", "submissions": n, "seconds": round(seconds, 2), "per_second": rate}
+            cpu = sum(r["cpu_seconds"] for r in runs)
+            total[key] = {
+                "status": "ok",
+                "submissions": n,
+                "seconds": round(seconds, 2),
+                "per_second": round(n / seconds, 4),
+                "cpu_seconds": round(cpu, 1),
+                "cpu_seconds_per_submission": round(cpu / n, 2),
+                "cores_busy": round(cpu / seconds, 2),
+            }
         else:
             total[key] = {"status": "not every assignment ran"}
     total["ratios"] = ratios(total)

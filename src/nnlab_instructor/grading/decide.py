@@ -22,6 +22,7 @@ import asyncio
 import builtins
 import copy
 import dataclasses
+import functools
 import hashlib
 import os
 import re
@@ -82,12 +83,14 @@ def _is_test(cell) -> bool:
     return cell.cell_type == "code" and is_grade(cell) and not is_solution(cell)
 
 
-def _names(source: str) -> tuple[set[str], set[str]]:
+# Cached by source: a worker asks the same questions of the same locked cells for every student.
+@functools.lru_cache(maxsize=4096)
+def _names(source: str) -> tuple[frozenset[str], frozenset[str]]:
     """Top-level names a cell defines, and all names it reads (nothing when it does not parse)."""
     try:
         tree = ast.parse(MAGIC_LINE.sub("", source))
     except SyntaxError:
-        return set(), set()
+        return frozenset(), frozenset()
     defined: set[str] = set()
     used: set[str] = set()
     for statement in tree.body:
@@ -98,15 +101,16 @@ def _names(source: str) -> tuple[set[str], set[str]]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             (defined if isinstance(node.ctx, ast.Store) else used).add(node.id)
-    return defined, used
+    return frozenset(defined), frozenset(used)
 
 
-def _free_names(source: str) -> set[str]:
+@functools.lru_cache(maxsize=4096)
+def _free_names(source: str) -> frozenset[str]:
     """Names a cell reads from the notebook's global namespace (not the ones it defines first)."""
     try:
         top = symtable.symtable(MAGIC_LINE.sub("", source), "<cell>", "exec")
     except SyntaxError:
-        return set()
+        return frozenset()
     free = {
         s.get_name() for s in top.get_symbols() if s.is_referenced() and not s.is_assigned() and not s.is_imported()
     }
@@ -118,7 +122,7 @@ def _free_names(source: str) -> set[str]:
             name = symbol.get_name()
             if symbol.is_global() and symbol.is_referenced() and not _assigned_at_top(top, name):
                 free.add(name)
-    return free
+    return frozenset(free)
 
 
 def _assigned_at_top(top: symtable.SymbolTable, name: str) -> bool:
