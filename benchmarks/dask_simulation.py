@@ -4,14 +4,14 @@
 
 5,000 submission folders (copies of 01-data's sample submissions, each made distinct) go through the
 coordinator's own path (``grading.pipeline``: each folder hashed for the journal, read and sent to a
-``LocalCluster`` when its task is sent, every outcome journaled and fsynced as it arrives), with a
+``LocalCluster`` when its task is sent, every outcome journaled as it arrives), with a
 stand-in for ``grade_submission`` on the workers: it checks the environment, finds the assignment's files
 (the worker plugin), writes the bytes into a private folder and returns a realistic outcome (the executed
 notebook of ``notebooks/01-data/``, about 100 kB) at once. So this measures the coordinator, the journal and
 the transfer, not the sandbox. nbgrader's recording step (the gradebook and the feedback) is not run.
 
 The projection for 35,000 notebooks on N machines like this one takes the grading time of one submission on
-one core (``--seconds-per-submission``, from ``benchmarks/run.py``'s grading rows) and the coordinator's
+one core (``--seconds-per-submission``, from ``benchmarks/grading_throughput.py``) and the coordinator's
 measured rate as the ceiling: hours = 35,000 / min(N * cores / seconds, coordinator's tasks per second).
 """
 
@@ -74,9 +74,9 @@ def main() -> int:
     parser.add_argument(
         "--seconds-per-submission",
         type=float,
-        default=12.7,
-        help="grading time of one submission on one core, for the projection (default: benchmarks/run.py's "
-        "1-worker figure for 01-data on this machine, 12.7 s)",
+        default=8.1,
+        help="grading time of one submission on one core, for the projection (default: this machine's, from "
+        "grading_throughput.py: 2 cores over 0.247 submissions per second, 8.1 s)",
     )
     parser.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results-dask-simulation.json")
     args = parser.parse_args()
@@ -129,7 +129,7 @@ def main() -> int:
 
 
 def _timed(journal: Journal) -> list[float]:
-    """Time every append of the journal (write, flush, fsync)."""
+    """Time every append of the journal (write, flush, and the fsync when one is due)."""
     times: list[float] = []
     append = journal.append
 

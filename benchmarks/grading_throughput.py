@@ -245,11 +245,12 @@ def report_table(results: dict, total: dict) -> str:
         cells = [name, str(section.get("nbgrader_autograde", {}).get("submissions", ""))]
         for key in ("nbgrader_autograde", "nnlab_1_worker", "nnlab_2_workers"):
             run = section.get(key, {})
-            cells.append(f"{run['per_second']:.3f}" if run.get("status") == "ok" else run.get("status", "-"))
+            ok = run.get("status") == "ok"
+            cells.append(f"{run['per_second']:.3f} ({run['cpu_seconds_per_submission']:.1f})" if ok else "-")
         for value in section["ratios"].values():
             cells.append("-" if value is None else f"{value:.2f}x")
         rows.append(cells)
-    header = ["assignment", "submissions", "nbgrader /s", "nnlab 1 worker /s", "nnlab 2 workers /s"]
+    header = ["assignment", "submissions", "nbgrader /s (CPU s each)", "nnlab 1 worker", "nnlab 2 workers"]
     header += ["1 worker vs nbgrader", "2 workers vs 1"]
     return table(rows, header)
 

@@ -5,7 +5,7 @@
 - :mod:`.task`: the worker's side: the assignment's files, once per worker (a worker plugin), and
   :func:`.task.grade_task`, which writes the bytes into a private folder and calls
   :func:`~nnlab_instructor.grading.worker.grade_submission`;
-- :mod:`.journal`: every finished outcome appended and fsynced as it arrives (``--resume`` reads it);
+- :mod:`.journal`: every finished outcome written as it arrives, fsynced in groups (``--resume`` reads it);
 - :mod:`.cluster`: the coordinator's side: who may be connected to (TLS, or ``tcp://`` on loopback only),
   submitting, retrying a grader's exception a bounded number of times, collecting;
 - :mod:`.worker_check`: ``nnlab worker`` runs a tiny notebook in the sandbox before joining.
