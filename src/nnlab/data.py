@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import sklearn.datasets
 from sklearn.model_selection import train_test_split
 
 from .errors import NnlabError
@@ -300,11 +301,8 @@ def _official_train_count_openml(n_samples: int) -> int | None:
 
 
 def _load_openml(data_home: str | os.PathLike | None) -> Digits:
-    # Imported here, not with the module: every notebook's set-up imports nnlab.data and only this
-    # path needs sklearn.datasets. Looked up on the module at call time so tests can monkeypatch
+    # Looked up on the module at call time so tests can monkeypatch
     # sklearn.datasets.fetch_openml.
-    import sklearn.datasets
-
     #
     # as_frame=False: the default DataFrame output needs pandas and gives
     # pandas objects where numpy arrays are expected.
