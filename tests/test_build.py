@@ -75,13 +75,16 @@ def test_release_holds_no_solution_no_hidden_test_and_no_output(name):
 
 @pytest.mark.slow
 def test_nbgrader_validate_button_works_with_the_course_config():
-    # The Validate button a student presses, on one notebook both ways. That every source passes and
-    # every release fails each test is proven for all of them by the sample class (the solution gets
-    # full marks, the untouched release zero: tests/test_autograde.py) and by nbval on notebooks/,
-    # without executing each notebook twice more here.
+    # The Validate button a student presses, on one notebook, each way nbgrader offers. That every source
+    # passes and every release fails each test is proven for all of them by the sample class (the solution
+    # gets full marks, the untouched release zero: tests/test_autograde.py) and by nbval on notebooks/.
     name = "03-loss"
     result = run_nbgrader(REPO, "validate", f"source/{name}/{name}.ipynb", check=False)
     assert "Success!" in result.stdout and result.returncode == 0, f"source/{name}: {result.stdout}{result.stderr}"
+    inverted = run_nbgrader(REPO, "validate", "--invert", f"release/{name}/{name}.ipynb", check=False)
+    assert "Success!" in inverted.stdout and inverted.returncode == 0, (
+        f"release/{name} --invert: {inverted.stdout}{inverted.stderr}"
+    )
     failing = run_nbgrader(REPO, "validate", f"release/{name}/{name}.ipynb", check=False)
     assert "Success!" not in failing.stdout and "NotImplementedError" in failing.stdout, failing.stdout
 

@@ -72,3 +72,15 @@ def test_the_grader_refuses_to_compute_the_course_versions_on_outsized_arguments
 def test_the_grader_computes_the_course_versions_on_test_sized_arguments():
     X = np.zeros((784, 40))
     decide._check_callback_arguments([(X, np.arange(40), 8, True), {"seed": 0, "batches": [np.arange(8)] * 5}])
+
+
+def test_the_names_of_the_course_cells_are_remembered_and_a_huge_student_cell_is_not():
+    locked = "import numpy as np\nX = np.zeros(3)\n"
+    huge = "def f(x):\n    return x\n" + "y = 1\n" * 10_000  # 60 kB: a student's, not the course's
+    before = decide._names.cache_info().currsize
+    assert decide._names(locked) == (frozenset({"np", "X"}), frozenset({"np"}))
+    assert decide._names(locked) is decide._names(locked)  # the second answer is the first, remembered
+    assert decide._names.cache_info().currsize == before + 1
+    assert decide._names(huge)[0] == {"f", "y"}
+    assert decide._free_names(huge) == set()
+    assert decide._names.cache_info().currsize == before + 1  # answered, not kept

@@ -907,14 +907,21 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: flo
     return grad
 
 
-def loss_gradients_by_differences(X: np.ndarray, Y: np.ndarray, params: Params, eps: float = 1e-6) -> Params:
-    """Centred finite differences of the mean loss: ``dW1``, ``db1``, ``dW2``, ``db2``, float64."""
+def loss_gradients_by_differences(
+    X: np.ndarray,
+    Y: np.ndarray,
+    params: Params,
+    eps: float = 1e-6,
+    loss_fn: Callable[[np.ndarray, np.ndarray, Params], float] = loss,
+) -> Params:
+    """Centred finite differences of ``loss_fn(X, Y, params)`` (the mean loss by default, or e.g. the
+    penalised loss of notebook 09): ``dW1``, ``db1``, ``dW2``, ``db2``, float64."""
     params = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
     X = np.asarray(X, dtype=np.float64)
     Y = np.asarray(Y, dtype=np.float64)
 
     def loss_with(name: str) -> Callable[[np.ndarray], float]:
-        return lambda value: loss(X, Y, {**params, name: value})
+        return lambda value: loss_fn(X, Y, {**params, name: value})
 
     return {"d" + name: numerical_gradient(loss_with(name), params[name], eps) for name in PARAM_NAMES}
 

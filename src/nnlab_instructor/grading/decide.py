@@ -31,10 +31,10 @@ import sys
 import tempfile
 import traceback
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import nbformat
 import numpy as np
@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
 HIDDEN_REGION = re.compile(r"^\s*### BEGIN HIDDEN TESTS\s*$(.*?)^\s*### END HIDDEN TESTS\s*$", re.S | re.M)
 MAGIC_LINE = re.compile(r"^\s*[%!].*$", re.M)
+T = TypeVar("T")
 
 
 @dataclass
@@ -83,8 +84,21 @@ def _is_test(cell) -> bool:
     return cell.cell_type == "code" and is_grade(cell) and not is_solution(cell)
 
 
-# Cached by source: a worker asks the same questions of the same locked cells for every student.
-@functools.lru_cache(maxsize=4096)
+def _cached_by_source(function: Callable[[str], T]) -> Callable[[str], T]:
+    """``function`` of a cell's source, remembered for sources of the course's size: a worker asks the same
+    questions of the same locked cells for every student, while a student's own (possibly huge) cells
+    are asked about once and not kept."""
+    cached = functools.lru_cache(maxsize=1024)(function)
+
+    @functools.wraps(function)
+    def call(source: str) -> T:
+        return cached(source) if len(source) <= 20_000 else function(source)
+
+    call.cache_info = cached.cache_info  # type: ignore[attr-defined]
+    return call
+
+
+@_cached_by_source
 def _names(source: str) -> tuple[frozenset[str], frozenset[str]]:
     """Top-level names a cell defines, and all names it reads (nothing when it does not parse)."""
     try:
@@ -104,7 +118,7 @@ def _names(source: str) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(defined), frozenset(used)
 
 
-@functools.lru_cache(maxsize=4096)
+@_cached_by_source
 def _free_names(source: str) -> frozenset[str]:
     """Names a cell reads from the notebook's global namespace (not the ones it defines first)."""
     try:
