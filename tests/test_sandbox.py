@@ -35,6 +35,15 @@ FAST = dict(cell_timeout=20, notebook_timeout=40, interrupt_grace=1.5, startup_t
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(params=[True, False], ids=["forked", "exec"])
+def kernel_start(request, monkeypatch):
+    """Every test of a kernel (they take ``workdir``) runs against both ways of starting one: forked by
+    the fork server (the default) and a fresh interpreter exec'd by the launcher (``Limits.fork_kernels``
+    False, and wherever no fork server can run): the sandbox must hold the same either way."""
+    monkeypatch.setitem(FAST, "fork_kernels", request.param)
+    return request.param
+
+
 def notebook(*sources: str) -> nbformat.NotebookNode:
     nb = new_notebook(cells=[new_code_cell(src) for src in sources])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -50,7 +59,7 @@ def enames(cell) -> list[str]:
 
 
 @pytest.fixture
-def workdir(tmp_path: Path) -> Path:
+def workdir(tmp_path: Path, kernel_start: bool) -> Path:
     folder = tmp_path / "work"
     folder.mkdir()
     return folder
@@ -324,7 +333,7 @@ def test_student_cannot_read_root_only_files(tmp_path: Path, workdir: Path):
         assert any(note.startswith("privileges not dropped") for note in report.isolation.notes)
 
 
-def test_hidden_course_folders_and_private_tmp(tmp_path: Path):
+def test_hidden_course_folders_and_private_tmp(tmp_path: Path, kernel_start: bool):
     """The grader's own user (run_as=None), no private /tmp: only hide_paths hides the course,
     while the working copy inside it is bound back."""
     course = tmp_path / "course"

@@ -593,8 +593,11 @@ def grade_notebook(
         if _kernels_ahead is not None:
             from .sandbox.ahead import Launch
 
-            startup = kernel_startup_code(preloaded_modules(source, files))
-            kernel = _kernels_ahead.take(Launch(limits, startup, tuple(sorted(files.items()))))
+            preload = preloaded_modules(source, files)
+            startup = kernel_startup_code(preload)
+            # the fork server imports what every kernel's startup code would: the link and the set-up's modules
+            link = ("nnlab_instructor.grading.kernel_link",)
+            kernel = _kernels_ahead.take(Launch(limits, startup, tuple(sorted(files.items())), (*link, *preload)))
             try:
                 grader = Grader(source, notebook, Path(kernel.workdir), Path(trusted), digest)
                 report = execute_notebook(

@@ -40,6 +40,7 @@ class Launch:
     limits: Limits
     startup_code: str
     files: tuple[tuple[str, bytes], ...]  # written into the working folder before the kernel starts
+    preload: tuple[str, ...] = ()  # installed modules the kernel imports first (its fork server's)
 
 
 @dataclass
@@ -119,7 +120,9 @@ class KernelAhead:
             with open(path, "wb") as file:
                 file.write(content)
             os.chmod(path, 0o644)
-        manager = SandboxKernelManager(limits=limits, workdir=workdir, startup_code=launch.startup_code)
+        manager = SandboxKernelManager(
+            limits=limits, workdir=workdir, startup_code=launch.startup_code, preload=list(launch.preload)
+        )
         return StartedKernel(launch, workdir, scratch, limits, manager, self._launcher.start(manager, workdir))
 
     def take(self, launch: Launch) -> StartedKernel:

@@ -23,6 +23,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 
+from .forking import ForkServerError
 from .kernel import SandboxKernelManager
 from .limits import MB, TRUNCATION_MARKER, CellReport, ExecutionReport, GiB, Isolation, Limits
 
@@ -561,6 +562,9 @@ async def _execute(
             _describe_exit(exit_info) if exit_info else None,
             log,
         )
+    if fatal.get("status") in ("kernel died", "out of memory") and km is not None and km.fork_server_lost():
+        # the notebook is not at fault: the caller's error, not a result (a grader retries or keeps the old grade)
+        raise ForkServerError(f"the fork server died, and the kernel with it, during cell {fatal['index']}")
     event = fatal or client._first_fault
     if event:
         index = event["index"]

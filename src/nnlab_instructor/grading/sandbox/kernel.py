@@ -19,9 +19,10 @@ from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Any as AnyTrait
-from traitlets import Unicode
+from traitlets import List, Unicode
 
-from .limits import ENV_KEEP, MB, PRIVATE_TMP_DIRS, SYSTEM_DIRS, VAR_DATA_DIRS, Isolation, Limits
+from . import forking
+from .limits import ENV_KEEP, MB, PER_KERNEL_ENV, PRIVATE_TMP_DIRS, SYSTEM_DIRS, VAR_DATA_DIRS, Isolation, Limits
 
 #: the launcher program, run by path as ``python -I -S launcher.py config.json -- kernel argv...``
 LAUNCHER = Path(__file__).with_name("launcher.py")
@@ -116,6 +117,11 @@ def _kernel_env(workdir: str, kdir: str, limits: Limits) -> dict[str, str]:
         for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[name] = str(limits.threads)
     return env
+
+
+def _server_env(limits: Limits) -> dict[str, str]:
+    """What a fork server's environment shares with its kernels' (its own folders are added by it)."""
+    return {k: v for k, v in _kernel_env("/", "/", limits).items() if k not in PER_KERNEL_ENV}
 
 
 def _plan(workdir: str, kdir: str, limits: Limits, user: dict[str, Any] | None) -> dict[str, Any]:
@@ -246,6 +252,9 @@ class SandboxKernelManager(AsyncKernelManager):
     startup_code = Unicode("", help="trusted Python run in the kernel before any cell (an IPython startup file)").tag(
         config=True
     )
+    preload = List(Unicode(), help="installed, trusted modules a forked kernel's server imports beforehand").tag(
+        config=True
+    )
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("transport", "ipc")
@@ -264,6 +273,8 @@ class SandboxKernelManager(AsyncKernelManager):
         self._info: dict[str, Any] | None = None
         self._seccomp: dict[str, Any] | None = None
         self._log_tail: str | None = None
+        self._fork_server: forking.ForkServer | None = None
+        self._start_notes: list[str] = []
 
     # -- launch -------------------------------------------------------------------------------------
 
@@ -297,13 +308,30 @@ class SandboxKernelManager(AsyncKernelManager):
             user = _resolve_user(limits.run_as)
         self._user = user
         self._unresolved_user = limits.run_as if (limits.run_as is not None and user is None) else None
+        self._fork_server = self._server(limits)
         self._plan = _plan(workdir, kdir, limits, user)
-        with open(os.path.join(base, "config.json"), "w") as f:
-            json.dump(self._plan, f)
+        self._write_plan()
         self._workdir_owner = (os.stat(workdir).st_uid, os.stat(workdir).st_gid)
         kw["cwd"] = workdir
         kw["env"] = _kernel_env(workdir, kdir, limits)
         return await super()._async_pre_start_kernel(**kw)
+
+    def _server(self, limits: Limits) -> forking.ForkServer | None:
+        """The fork server this kernel is forked from (None: a fresh interpreter is exec'd)."""
+        if not limits.fork_kernels or not sys.platform.startswith("linux"):
+            return None
+        try:
+            return forking.server_for(self.preload, _server_env(limits))
+        except forking.ForkServerError as exc:
+            self._start_notes.append(f"kernel started as a fresh interpreter: {exc}")
+            return None
+
+    def _write_plan(self) -> None:
+        assert self.sandbox_dir is not None
+        # the launcher's parent: the fork server when it forks the supervisor
+        self._plan["parent_pid"] = self._fork_server.pid if self._fork_server else os.getpid()
+        with open(os.path.join(self.sandbox_dir, "config.json"), "w") as f:
+            json.dump(self._plan, f)
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         """This interpreter's ipykernel (whatever the notebook's kernelspec), behind the launcher."""
@@ -320,7 +348,34 @@ class SandboxKernelManager(AsyncKernelManager):
             kw["stdout"] = log
             kw["stderr"] = subprocess.STDOUT
             kw["env"] = {k: v for k, v in kw.get("env", {}).items() if k != "JPY_PARENT_PID"}
-            await super()._async_launch_kernel(kernel_cmd, **kw)
+            if self._fork_server is None:
+                await super()._async_launch_kernel(kernel_cmd, **kw)
+            else:
+                self._fork_kernel(kernel_cmd, log.fileno(), kw["env"], kw["cwd"])
+
+    def _fork_kernel(self, kernel_cmd: list[str], log_fd: int, env: dict[str, str], cwd: str) -> None:
+        """Have the fork server fork the launcher's set-up and the kernel that ``kernel_cmd`` (the launcher's
+        command line) would exec. A server that died is started again, once."""
+        assert self._fork_server is not None and self.provisioner is not None
+        config, argv = kernel_cmd[kernel_cmd.index("--") - 1], kernel_cmd[kernel_cmd.index("--") + 1 :]
+        # as jupyter_client's launch_kernel sets it (ipykernel watches its parent when it is its own)
+        env = {**env, "JPY_PARENT_PID": str(os.getpid())}
+        try:
+            process = self._fork_server.spawn(config, argv, env, cwd, log_fd)
+        except forking.ForkServerError:
+            if self._fork_server.alive():
+                raise
+            self._fork_server = forking.server_for(self.preload, _server_env(self.limits))
+            self._write_plan()
+            process = self._fork_server.spawn(config, argv, env, cwd, log_fd)
+        provisioner: Any = self.provisioner
+        provisioner.process, provisioner.pid, provisioner.pgid, provisioner.cwd = process, process.pid, process.pid, cwd
+        self._reconcile_connection_info(provisioner.connection_info)
+
+    def fork_server_lost(self) -> bool:
+        """True when this kernel was forked and its server is gone (the kernel died with it, through no
+        fault of the notebook's)."""
+        return self._fork_server is not None and not self._fork_server.alive()
 
     # -- what happened ------------------------------------------------------------------------------
 
@@ -354,7 +409,7 @@ class SandboxKernelManager(AsyncKernelManager):
             no_new_privs=bool(info.get("no_new_privs")),
             rlimits=dict(info.get("rlimits", {})),
             user_namespaces_blocked=bool(seccomp.get("user_namespaces_blocked")),
-            notes=list(info.get("notes", [])) + list(seccomp.get("notes", [])),
+            notes=list(info.get("notes", [])) + list(seccomp.get("notes", [])) + self._start_notes,
         )
         if "pid" in spaces:
             iso.orphan_cleanup = "PID namespace: every process of the kernel dies with it"

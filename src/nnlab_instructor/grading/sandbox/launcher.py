@@ -19,13 +19,14 @@ import resource
 import signal
 import sys
 import traceback
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
-PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 36, 38
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 4, 36, 38
 PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 CLONE_NEWUSER = 0x10000000
 
@@ -487,7 +488,17 @@ def write_account(fd: int, obj: Any) -> None:
 
 
 def main() -> None:
-    cfg_path, argv = sys.argv[1], sys.argv[3:]
+    launch(sys.argv[1], sys.argv[3:], exec_kernel)
+
+
+def exec_kernel(argv: list[str]) -> None:
+    """The kernel is a program of its own: replace this process by it."""
+    os.execv(argv[0], argv)
+
+
+def launch(cfg_path: str, argv: list[str], start_kernel: Callable[[list[str]], None]) -> None:
+    """Set up the sandbox described in ``cfg_path``, stay as its supervisor and, in a child, call
+    ``start_kernel(argv)`` once that child is isolated and unprivileged (it must not return)."""
     with open(cfg_path) as f:
         cfg = json.load(f)
     base = os.open(os.path.dirname(cfg_path), os.O_RDONLY | os.O_DIRECTORY)
@@ -515,16 +526,18 @@ def main() -> None:
         return
     # the child becomes the kernel (PID 1 of its namespace when pidns)
     try:
-        become_kernel(cfg, info, base, argv, 0 if pidns else supervisor_pid)
+        become_kernel(cfg, info, base, argv, 0 if pidns else supervisor_pid, start_kernel)
     except BaseException:
         traceback.print_exc()
         sys.stderr.flush()
-        os._exit(70)
+    os._exit(70)
 
 
-def become_kernel(cfg: Config, info: Info, base: int, argv: list[str], parent_pid: int) -> None:
+def become_kernel(
+    cfg: Config, info: Info, base: int, argv: list[str], parent_pid: int, start_kernel: Callable[[list[str]], None]
+) -> None:
     """Isolate this process, account for it in info.json, drop privileges, refuse user namespaces
-    (accounted for in seccomp.json) and exec the kernel."""
+    (accounted for in seccomp.json) and start the kernel."""
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     # the mount namespace is the kernel's alone (the supervisor stays in the grader's)
     if cfg["namespaces"] and unshare("mnt", CLONE_NEWNS, info):
@@ -543,10 +556,13 @@ def become_kernel(cfg: Config, info: Info, base: int, argv: list[str], parent_pi
     if drop is not None:
         drop_privileges(drop)
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # cleared by the uid change
+    # the uid change also made this process undumpable (its /proc files root's): an exec would make it
+    # dumpable again, and a kernel started without one must be in the same state
+    prctl(PR_SET_DUMPABLE, 1)
     write_account(seccomp_fd, block_user_namespaces())
     if os.getppid() != parent_pid:
         os._exit(72)  # the supervisor is gone already
-    os.execv(argv[0], argv)
+    start_kernel(argv)
 
 
 def supervise(kernel_pid: int, base: int, pidns: bool) -> None:

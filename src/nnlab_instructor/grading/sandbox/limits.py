@@ -19,6 +19,11 @@ TRUNCATION_MARKER = "[output truncated: {n} bytes]"
 ENV_KEEP = ("PATH", "PYTHONHASHSEED", "LANG", "LC_ALL", "TZ")
 
 #: Folders given a private, size-limited tmpfs inside the sandbox.
+#: the environment variables naming a kernel's own folders (the rest of its environment is every kernel's)
+PER_KERNEL_ENV = (
+    "HOME", "TMPDIR", "IPYTHONDIR", "MPLCONFIGDIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME",
+    "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR",
+)  # fmt: skip
 PRIVATE_TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
 
 #: What the kernel sees of the machine with ``Limits.system_only``: the operating system's own folders.
@@ -76,6 +81,10 @@ class Limits:
     #: False: use no Linux namespace at all (no network, PID or mount isolation; for platforms where
     #: they misbehave). Detached processes are then found through a child subreaper and /proc.
     namespaces: bool = True
+    #: start each kernel by forking it from a server (one per grading process) that imported ipykernel and
+    #: the kernel's preloaded modules once, with the same sandbox set up in the fork (fork_server.py);
+    #: False, or where no server can run: a fresh interpreter per kernel (``python -m ipykernel_launcher``)
+    fork_kernels: bool = True
 
     def __post_init__(self) -> None:
         for name in ("cell_timeout", "notebook_timeout", "interrupt_grace", "startup_timeout"):
