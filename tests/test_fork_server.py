@@ -41,7 +41,9 @@ print(json.dumps({
     "status": {k: status[k].strip() for k in ("NoNewPrivs", "Seccomp", "CapEff", "CapPrm", "CapAmb")},
     "dumpable": ctypes.CDLL(None).prctl(3, 0, 0, 0, 0), "umask": os.umask(0o022),
     "rlimits": {n: resource.getrlimit(getattr(resource, n)) for n in sorted(dir(resource)) if n.startswith("RLIMIT_")},
-    "signals": {s.name: str(signal.getsignal(s)) for s in (signal.SIGINT, signal.SIGCHLD, signal.SIGTERM)},
+    "signals": {
+        s.name: str(signal.getsignal(s)) for s in (signal.SIGINT, signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE)
+    },
     "fds": targets, "main": getattr(sys.modules["__main__"], "__file__", type(sys.modules["__main__"]).__name__),
     "answer_key": "nnlab_instructor.reference" in sys.modules,
     "random": [random.random(), float(np.random.rand())],

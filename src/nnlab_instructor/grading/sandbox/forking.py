@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import concurrent.futures
 import contextlib
+import errno
 import json
 import multiprocessing.util
 import os
@@ -122,7 +123,7 @@ class ForkServer:
             pidfd = os.pidfd_open(pid)
         except OSError as exc:  # gone already (it failed at once): its exit.json says why, if anything
             pidfd = -1
-            if exc.errno != 3:
+            if exc.errno != errno.ESRCH:
                 raise
         return ForkedKernel(pid, pidfd, Path(config).with_name("exit.json"), self)
 
