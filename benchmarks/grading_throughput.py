@@ -49,6 +49,8 @@ from run import load_average, machine, nnlab_command, table  # noqa: E402  (benc
 SAMPLES = ("sample-solution", "sample-partial", "sample-blank")
 #: what each grader must reach against the one before it, in submissions per second
 TARGETS = {"nnlab_1_worker / nbgrader_autograde": 3.0, "nnlab_2_workers / nnlab_1_worker": 1.8}
+#: ``--one-core``: 2 workers on every core against 1 worker held, with all its processes, to one core
+PER_CORE = "nnlab_2_workers / nnlab_1_worker_one_core"
 COURSE_PARTS = ("source", "release", "notebooks", "nbval_sanitize.cfg")
 
 PLAIN_NBGRADER_CONFIG = '''"""Plain nbgrader: the course's folders, nbgrader's own preprocessors (Execute)."""
@@ -108,12 +110,16 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def timed_command(command: list[str], course: Path, n: int) -> dict:
-    """Run ``command`` in ``course``; seconds, submissions per second, CPU seconds, the load around it."""
+def timed_command(command: list[str], course: Path, n: int, cores: set[int] | None = None) -> dict:
+    """Run ``command`` in ``course`` (held to ``cores``, with every process it starts, when given); seconds,
+    submissions per second, CPU seconds, the load around it."""
     before = load_average()
     cpu = children_cpu()
     start = time.perf_counter()
-    result = subprocess.run(command, cwd=course, env=environment(course), capture_output=True, text=True)
+    hold = None if cores is None else lambda: os.sched_setaffinity(0, cores)
+    result = subprocess.run(
+        command, cwd=course, env=environment(course), capture_output=True, text=True, preexec_fn=hold
+    )
     seconds = time.perf_counter() - start
     cpu = children_cpu() - cpu
     out = {
@@ -128,6 +134,8 @@ def timed_command(command: list[str], course: Path, n: int) -> dict:
         "load_after": load_average(),
         "status": "ok" if result.returncode == 0 else f"failed (exit {result.returncode})",
     }
+    if cores is not None:
+        out["cores"] = sorted(cores)
     if result.returncode:
         out["error"] = (result.stderr or result.stdout).strip()[-600:]
     return out
@@ -164,31 +172,39 @@ def register(course: Path, assignment: str, nbgrader: list[str]) -> None:
         raise SystemExit(f"nbgrader generate_assignment {assignment} failed: {prepared.stderr.strip()[-600:]}")
 
 
-def bench_assignment(assignment: str, n: int, where: Path, source: Path) -> dict:
+def bench_assignment(
+    assignment: str, n: int, where: Path, source: Path, plain_nbgrader: bool = True, one_core: bool = False
+) -> dict:
     nbgrader = [sys.executable, "-m", "nbgrader"]
     nnlab = nnlab_command()
     if nnlab is None:
         raise SystemExit("no `nnlab` command next to this interpreter: install the project (pip install -e .)")
     out: dict = {"submissions": n}
 
-    plain = make_course(where, source, assignment, n, plain=True)
-    register(plain, assignment, nbgrader)
     print(f"{assignment}: {n} submissions", flush=True)
-    out["nbgrader_autograde"] = timed_command([*nbgrader, "autograde", assignment, "--create", "--force"], plain, n)
-    if out["nbgrader_autograde"]["status"] == "ok":
-        out["nbgrader_autograde"]["scores"] = plain_nbgrader_scores(plain, assignment)
-    print(f"  nbgrader autograde        {_rate(out['nbgrader_autograde'])}", flush=True)
+    if plain_nbgrader:
+        plain = make_course(where, source, assignment, n, plain=True)
+        register(plain, assignment, nbgrader)
+        out["nbgrader_autograde"] = timed_command([*nbgrader, "autograde", assignment, "--create", "--force"], plain, n)
+        if out["nbgrader_autograde"]["status"] == "ok":
+            out["nbgrader_autograde"]["scores"] = plain_nbgrader_scores(plain, assignment)
+        print(f"  nbgrader autograde        {_rate(out['nbgrader_autograde'])}", flush=True)
     tables = {}
-    for workers in (1, 2):
-        key = f"nnlab_{workers}_worker" + ("s" if workers > 1 else "")
+    runs: list[tuple[int, set[int] | None]] = [(1, None), (2, None)]
+    if one_core:  # one worker with one core, every process of the run included (the others are idle)
+        runs.insert(0, (1, {min(os.sched_getaffinity(0))}))
+    for workers, cores in runs:
+        key = f"nnlab_{workers}_worker" + ("s" if workers > 1 else "") + ("_one_core" if cores else "")
         course = make_course(where, source, assignment, n, plain=False)
         register(course, assignment, nbgrader)
         command = [*nnlab, "grade", assignment, "--root", str(course), "--workers", str(workers), "--no-progress"]
-        out[key] = timed_command(command, course, n)
+        out[key] = timed_command(command, course, n, cores)
         tables[key] = read_table(course, assignment)
         out[key]["grade_table"] = tables[key]
-        print(f"  nnlab grade --workers {workers}   {_rate(out[key])}", flush=True)
-    out["nnlab_tables_equal"] = bool(tables["nnlab_1_worker"]) and tables["nnlab_1_worker"] == tables["nnlab_2_workers"]
+        held = " on one core" if cores else ""
+        print(f"  nnlab grade --workers {workers}{held}   {_rate(out[key])}", flush=True)
+    first = tables["nnlab_1_worker"]
+    out["nnlab_tables_equal"] = bool(first) and all(other == first for other in tables.values())
     out["ratios"] = ratios(out)
     return out
 
@@ -204,7 +220,8 @@ def _rate(run: dict) -> str:
 
 def ratios(section: dict) -> dict[str, float | None]:
     found: dict[str, float | None] = {}
-    for name in TARGETS:
+    names = [*TARGETS, *([PER_CORE] if "nnlab_1_worker_one_core" in section else [])]
+    for name in names:
         faster, slower = name.split(" / ")
         a, b = section.get(faster, {}), section.get(slower, {})
         ok = a.get("status") == "ok" and b.get("status") == "ok"
@@ -215,7 +232,10 @@ def ratios(section: dict) -> dict[str, float | None]:
 def summarise(results: dict) -> dict:
     """All assignments together: submissions over seconds of each grader, and the ratios."""
     total: dict = {}
-    for key in ("nbgrader_autograde", "nnlab_1_worker", "nnlab_2_workers"):
+    keys = ["nbgrader_autograde", "nnlab_1_worker", "nnlab_2_workers"]
+    if all("nnlab_1_worker_one_core" in r for r in results.values()):
+        keys.append("nnlab_1_worker_one_core")
+    for key in keys:
         runs = [r[key] for r in results.values() if r.get(key, {}).get("status") == "ok"]
         if len(runs) == len(results):
             n, seconds = sum(r["submissions"] for r in runs), sum(r["seconds"] for r in runs)
@@ -233,7 +253,9 @@ def summarise(results: dict) -> dict:
             total[key] = {"status": "not every assignment ran"}
     total["ratios"] = ratios(total)
     total["targets_met"] = {
-        name: (None if value is None else value >= TARGETS[name]) for name, value in total["ratios"].items()
+        name: (None if value is None else value >= TARGETS[name])
+        for name, value in total["ratios"].items()
+        if name in TARGETS
     }
     total["nnlab_tables_equal"] = all(r["nnlab_tables_equal"] for r in results.values())
     return total
@@ -242,7 +264,8 @@ def summarise(results: dict) -> dict:
 def report_table(results: dict, total: dict) -> str:
     rows = []
     for name, section in [*results.items(), ("all", total)]:
-        cells = [name, str(section.get("nbgrader_autograde", {}).get("submissions", ""))]
+        submissions = section.get("submissions") or section.get("nnlab_1_worker", {}).get("submissions", "")
+        cells = [name, str(submissions)]
         for key in ("nbgrader_autograde", "nnlab_1_worker", "nnlab_2_workers"):
             run = section.get(key, {})
             ok = run.get("status") == "ok"
@@ -252,6 +275,8 @@ def report_table(results: dict, total: dict) -> str:
         rows.append(cells)
     header = ["assignment", "submissions", "nbgrader /s (CPU s each)", "nnlab 1 worker", "nnlab 2 workers"]
     header += ["1 worker vs nbgrader", "2 workers vs 1"]
+    if any(PER_CORE in section["ratios"] for section in [*results.values(), total]):
+        header.append("2 workers vs 1 on one core")
     return table(rows, header)
 
 
@@ -263,6 +288,14 @@ def _parser() -> argparse.ArgumentParser:
         "--json", type=Path, default=HERE / "grading_throughput.json", help="results file (default: %(default)s)"
     )
     parser.add_argument("--source", type=Path, default=REPO, help="the course to copy (default: this repository)")
+    parser.add_argument(
+        "--one-core",
+        action="store_true",
+        help="also run nnlab grade --workers 1 held to one core (a worker per core: what 2 workers add per core)",
+    )
+    parser.add_argument(
+        "--no-plain-nbgrader", action="store_true", help="leave out plain nbgrader autograde (its ratio unmeasured)"
+    )
     parser.add_argument(
         "--keep", action="store_true", help="keep the course copies (in out/ under the course) to look at them"
     )
@@ -288,7 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {}
     try:
         for assignment in chosen:
-            results[assignment] = bench_assignment(assignment, args.per_assignment, where, source)
+            results[assignment] = bench_assignment(
+                assignment, args.per_assignment, where, source, not args.no_plain_nbgrader, args.one_core
+            )
     finally:
         if not args.keep:
             shutil.rmtree(where, ignore_errors=True)
@@ -307,7 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, met in total["targets_met"].items():
         verdict = "not measured" if met is None else "met" if met else "not met"
         print(f"target {name} >= {TARGETS[name]}x: {verdict}")
-    print(f"nnlab grade tables equal at 1 and 2 workers: {total['nnlab_tables_equal']}")
+    if PER_CORE in total["ratios"]:
+        print(f"{PER_CORE}: {total['ratios'][PER_CORE]}x (2 workers on {os.cpu_count()} cores, 1 worker on one)")
+    print(f"nnlab grade tables equal in every nnlab run: {total['nnlab_tables_equal']}")
     print(f"results in {args.json}")
     return 0
 

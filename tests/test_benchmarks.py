@@ -257,3 +257,24 @@ def test_grading_throughput_times_every_grader_and_nnlab_grades_alike_at_1_and_2
     assert section["nbgrader_autograde"]["scores"]["student-001"] == float(solution["score"])
     assert report["total"]["nnlab_tables_equal"] is True
     assert set(report["total"]["targets_met"]) == set(section["ratios"])
+
+
+@pytest.mark.slow
+@pytest.mark.scale
+def test_grading_throughput_holds_one_worker_to_one_core_when_asked(tmp_path):
+    report_file = tmp_path / "per-core.json"
+    script = REPO / "benchmarks" / "grading_throughput.py"
+    command = [sys.executable, str(script), "--assignments", "01-data", "--per-assignment", "2"]
+    command += ["--one-core", "--no-plain-nbgrader", "--json", str(report_file)]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    section = json.loads(report_file.read_text())["assignments"]["01-data"]
+    assert "nbgrader_autograde" not in section
+    held, free = section["nnlab_1_worker_one_core"], section["nnlab_1_worker"]
+    assert held["status"] == free["status"] == "ok" and len(held["cores"]) == 1 and "cores" not in free
+    # held to one core, the run (its workers, fork server and kernels) cannot keep more than one busy
+    assert held["cores_busy"] <= 1.05, held
+    assert section["ratios"]["nnlab_2_workers / nnlab_1_worker_one_core"] > 0
+    assert section["ratios"]["nnlab_1_worker / nbgrader_autograde"] is None  # not measured, not made up
+    assert section["nnlab_tables_equal"] is True
+    assert "one core" in result.stdout
