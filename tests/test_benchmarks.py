@@ -228,16 +228,21 @@ def test_benchmark_says_when_the_tutorial_broke(bench, tutorial):
     assert any("loss is nan or inf after epochs [10]" in line for line in lines)
 
 
-@pytest.mark.slow
-@pytest.mark.scale
-def test_grading_throughput_times_every_grader_and_nnlab_grades_alike_at_1_and_2_workers(tmp_path):
+def run_grading_throughput(tmp_path, *options: str) -> tuple[dict, str]:
+    """benchmarks/grading_throughput.py on 2 copies of 01-data's samples: its report and what it printed."""
     report_file = tmp_path / "throughput.json"
     script = REPO / "benchmarks" / "grading_throughput.py"
     command = [sys.executable, str(script), "--assignments", "01-data", "--per-assignment", "2"]
-    command += ["--json", str(report_file)]
+    command += [*options, "--json", str(report_file)]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    report = json.loads(report_file.read_text())
+    return json.loads(report_file.read_text()), result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.scale
+def test_grading_throughput_times_every_grader_and_nnlab_grades_alike_at_1_and_2_workers(tmp_path):
+    report, _ = run_grading_throughput(tmp_path)
     assert report["per_assignment"] == 2 and list(report["assignments"]) == ["01-data"]
     section = report["assignments"]["01-data"]
     for grader in ("nbgrader_autograde", "nnlab_1_worker", "nnlab_2_workers"):
@@ -262,13 +267,8 @@ def test_grading_throughput_times_every_grader_and_nnlab_grades_alike_at_1_and_2
 @pytest.mark.slow
 @pytest.mark.scale
 def test_grading_throughput_holds_one_worker_to_one_core_when_asked(tmp_path):
-    report_file = tmp_path / "per-core.json"
-    script = REPO / "benchmarks" / "grading_throughput.py"
-    command = [sys.executable, str(script), "--assignments", "01-data", "--per-assignment", "2"]
-    command += ["--one-core", "--no-plain-nbgrader", "--json", str(report_file)]
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    section = json.loads(report_file.read_text())["assignments"]["01-data"]
+    report, printed = run_grading_throughput(tmp_path, "--one-core", "--no-plain-nbgrader")
+    section = report["assignments"]["01-data"]
     assert "nbgrader_autograde" not in section
     held, free = section["nnlab_1_worker_one_core"], section["nnlab_1_worker"]
     assert held["status"] == free["status"] == "ok" and len(held["cores"]) == 1 and "cores" not in free
@@ -277,4 +277,4 @@ def test_grading_throughput_holds_one_worker_to_one_core_when_asked(tmp_path):
     assert section["ratios"]["nnlab_2_workers / nnlab_1_worker_one_core"] > 0
     assert section["ratios"]["nnlab_1_worker / nbgrader_autograde"] is None  # not measured, not made up
     assert section["nnlab_tables_equal"] is True
-    assert "one core" in result.stdout
+    assert "one core" in printed
