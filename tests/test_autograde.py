@@ -1,6 +1,9 @@
 """The autograde round trip through nbgrader's real gradebook, on the sample class."""
 
 import json
+import os
+import shutil
+import time
 
 import nbformat
 import pytest
@@ -8,7 +11,9 @@ from conftest import REPO
 from nbgrader.api import Gradebook
 
 from nnlab_instructor.authoring.course_files import SAMPLE_STUDENTS, assignments, grade_id
+from nnlab_instructor.grading import pipeline, record
 from nnlab_instructor.grading.pipeline import grade
+from nnlab_instructor.grading.record import record_class, register_assignment
 from nnlab_instructor.grading.table import db_url
 
 ASSIGNMENTS = assignments(REPO)
@@ -88,12 +93,8 @@ def test_committed_autograded_notebooks_match_a_fresh_autograde(graded_class, na
         assert summary(committed) == summary(fresh), f"autograded/{relative} is stale: run `nnlab course`"
 
 
-@pytest.fixture
-def fresh_clone(tmp_path):
-    """The course as a fresh clone has it: committed release/ and sample class, no gradebook.db."""
-    import shutil
-
-    root = tmp_path / "clone"
+def clone_at(root):
+    """The course as a fresh clone has it in ``root``: committed release/ and sample class, no gradebook.db."""
     for folder in ("source", "release", "samples"):
         shutil.copytree(REPO / folder, root / folder)
     shutil.copytree(
@@ -103,6 +104,11 @@ def fresh_clone(tmp_path):
     shutil.copy(REPO / "nbgrader_config.py", root)
     assert not (root / "gradebook.db").exists()
     return root
+
+
+@pytest.fixture
+def fresh_clone(tmp_path):
+    return clone_at(tmp_path / "clone")
 
 
 def test_a_fresh_clone_grades_without_a_build(fresh_clone):
@@ -117,8 +123,6 @@ def test_a_fresh_clone_grades_without_a_build(fresh_clone):
 
 
 def test_when_nbgrader_cannot_record_every_student_still_gets_a_row(fresh_clone, monkeypatch):
-    import nnlab_instructor.grading.record as record
-
     real = record.call_nbgrader
 
     def failing(root, step, assignment, **kwargs):
@@ -138,8 +142,6 @@ def test_when_nbgrader_cannot_record_every_student_still_gets_a_row(fresh_clone,
 
 
 def test_what_nbgrader_cannot_record_for_one_student_costs_no_other_theirs(fresh_clone, monkeypatch):
-    import nnlab_instructor.grading.record as record
-
     real = record.call_nbgrader
 
     def failing_for_the_blank(root, step, assignment, **kwargs):
@@ -153,3 +155,114 @@ def test_what_nbgrader_cannot_record_for_one_student_costs_no_other_theirs(fresh
     blank = rows["sample-blank"]
     assert blank.status == "grader error", blank
     assert blank.detail == "nbgrader autograde failed: ValueError: a file nbgrader cannot read", blank
+
+
+def feedback_page(root, student):
+    return root / "feedback" / student / "03-loss" / "03-loss.html"
+
+
+def arriving_one_by_one(monkeypatch, before_the_next):
+    """Make the workers' outcomes reach the coordinator one by one: before each outcome after the first,
+    ``before_the_next(students_handed_over)`` is called. Returns the students in the order handed over."""
+    run_workers = pipeline._run_workers
+    order: list[str] = []
+
+    def one_by_one(*args, **kwargs):
+        for student, outcome in run_workers(*args, **kwargs):
+            if order:
+                before_the_next(list(order))
+            order.append(student)
+            yield student, outcome
+
+    monkeypatch.setattr(pipeline, "_run_workers", one_by_one)
+    return order
+
+
+def wait_for(condition, what, seconds=180):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
+        time.sleep(0.2)
+
+
+def test_students_are_recorded_while_the_rest_of_the_class_is_graded(fresh_clone, monkeypatch):
+    root = fresh_clone
+    seen_before_the_next = {}
+
+    def first_one_recorded(handed_over):
+        # The second student's outcome is held back until the first one's feedback page exists: had
+        # recording waited for the whole class, this would wait forever (and fail).
+        first = handed_over[0]
+        wait_for(lambda: feedback_page(root, first).is_file(), f"{first}'s feedback while grading")
+        seen_before_the_next[first] = auto_points(root, "03-loss", first)
+
+    order = arriving_one_by_one(monkeypatch, first_one_recorded)
+    rows = {row.student_id: row for row in grade(root, "03-loss", workers=2)}
+    assert sorted(order) == ["sample-blank", "sample-solution"]
+    first = order[0]
+    # what the gradebook held for the first student before the second arrived is their final record
+    assert seen_before_the_next == {first: auto_points(root, "03-loss", first)}
+    assert sum(seen_before_the_next[first].values()) == rows[first].score
+    assert (rows["sample-solution"].status, rows["sample-solution"].score) == ("graded", 8.0), rows
+    assert (rows["sample-blank"].status, rows["sample-blank"].score) == ("graded", 0.0), rows
+    assert all(feedback_page(root, student).is_file() for student in order)
+
+
+def test_students_recorded_while_grading_get_what_recording_the_class_at_once_gives(tmp_path, monkeypatch):
+    executed = {}
+    run_workers = pipeline._run_workers
+
+    def keep_outcomes(*args, **kwargs):
+        for student, outcome in run_workers(*args, **kwargs):
+            executed[student] = (outcome.notebook, outcome.timestamp)
+            yield student, outcome
+
+    monkeypatch.setattr(pipeline, "_run_workers", keep_outcomes)
+    while_grading = clone_at(tmp_path / "while-grading")
+    grade(while_grading, "03-loss", workers=2)
+    at_once = clone_at(tmp_path / "at-once")
+    register_assignment(at_once, "03-loss")
+    recorded = record_class(at_once, "03-loss", executed, whole_class=True)
+    assert recorded.failures == {} and recorded.feedback_failure is None, recorded
+
+    def scores(root):
+        with Gradebook(db_url(root)) as gradebook:
+            return {
+                (s.student_id, g.name): (g.auto_score, g.manual_score, g.needs_manual_grade)
+                for s in gradebook.assignment_submissions("03-loss")
+                for n in s.notebooks
+                for g in n.grades
+            }
+
+    assert scores(while_grading) == scores(at_once)
+    assert len(scores(at_once)) > 2
+    for student in executed:
+        page = feedback_page(while_grading, student).read_text()
+        assert page == feedback_page(at_once, student).read_text(), f"{student}'s feedback differs"
+
+
+def test_a_recording_process_that_dies_costs_only_the_students_it_was_recording(fresh_clone, monkeypatch):
+    root = fresh_clone
+    died = root.parent / "the recording process died"
+    real = record.call_nbgrader
+
+    def dies_once(course, step, assignment, **kwargs):
+        if step == "autograde" and not died.exists():
+            died.touch()
+            os._exit(9)  # as the kernel's out-of-memory killer would end it
+        return real(course, step, assignment, **kwargs)
+
+    monkeypatch.setattr(record, "call_nbgrader", dies_once)
+    order = arriving_one_by_one(monkeypatch, lambda handed_over: wait_for(died.exists, "the recording to die"))
+    rows = {row.student_id: row for row in grade(root, "03-loss", workers=2)}
+    first, second = order
+    assert rows[first].status == "grader error", rows
+    assert rows[first].detail.startswith(
+        "recording in nbgrader failed: the recording process failed: BrokenProcessPool: "
+    ), rows[first]
+    assert not feedback_page(root, first).exists()
+    # the next student was recorded by a new recording process, with their feedback
+    expected = {"sample-solution": 8.0, "sample-blank": 0.0}[second]
+    assert (rows[second].status, rows[second].score) == ("graded", expected), rows
+    assert feedback_page(root, second).is_file()
+    assert "grader error" in (root / "grades" / "03-loss.csv").read_text()

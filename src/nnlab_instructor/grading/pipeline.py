@@ -7,7 +7,8 @@ For every student with a submission (nbgrader's ``submitted/<student>/<assignmen
 2. a worker process runs it in the :mod:`~nnlab_instructor.grading.sandbox` while
    :mod:`~nnlab_instructor.grading.decide` decides each test outside the kernel;
 3. :mod:`~nnlab_instructor.grading.record` has nbgrader record the executed notebooks in its gradebook (one
-   writer: no "database is locked", whatever the number of workers) and write the feedback;
+   writer: no "database is locked", whatever the number of workers) and write the feedback, in batches
+   while the rest of the class is still being graded;
 4. :mod:`~nnlab_instructor.grading.table` writes ``grades/<assignment>.csv``: score, max_score, status, detail.
 
 A student whose grading failed for a reason of the grader's own keeps their previous results.
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING
 from ..authoring.course_files import CourseError, assignments, open_gradebook, run_nbgrader
 from .distributed.journal import Basis, Journal
 from .distributed.travel import Submission, grader_version, read_submission
-from .record import record_class, register_assignment
+from .record import RecordWhileGrading, register_assignment
 from .table import GradeRow, Status, read_grade_table, read_grades, write_grade_table
 from .worker import AssignmentFiles, Outcome, grade_many, grade_submission
 
@@ -66,27 +67,37 @@ def grade(
 
     files = AssignmentFiles.from_course(root, assignment)
     bases = {s: _basis(root, assignment, s, files) for s in chosen}
-    with Journal(root / "grades" / f"{assignment}.journal.jsonl", resume=resume) as journal:
+    # Recording starts before the workers: its process is forked while this one has no threads yet.
+    with (
+        RecordWhileGrading(root, assignment, whole_class=students is None) as recorder,
+        Journal(root / "grades" / f"{assignment}.journal.jsonl", resume=resume) as journal,
+    ):
         outcomes = journal.finished(bases)
+        for student in sorted(outcomes):
+            _record(recorder, outcomes[student])
         todo = [s for s in chosen if s not in outcomes]
         if cluster is None:
             arriving = _run_workers(root, assignment, todo, workers or os.cpu_count() or 1, limits)
         else:
             arriving = _run_on_cluster(cluster, root, files, todo, limits)
-        outcomes.update(_collect(arriving, assignment, len(todo), journal, bases, progress))
-    # A grader error keeps the student's previous results: nothing of theirs is recorded.
-    to_record = {s: (o.notebook, o.timestamp) for s, o in outcomes.items() if o.status != Status.GRADER_ERROR}
-    if to_record:
-        recorded = record_class(root, assignment, to_record, whole_class=students is None)
-        for student in to_record:
-            outcome = outcomes[student]
-            if student in recorded.failures:
-                outcome.status, outcome.detail = Status.GRADER_ERROR.value, recorded.failures[student]
-            elif recorded.feedback_failure is not None:
-                outcome.detail = "; ".join(d for d in (outcome.detail, recorded.feedback_failure) if d)
+        for student, outcome in _collect(arriving, assignment, len(todo), journal, bases, progress):
+            outcomes[student] = outcome
+            _record(recorder, outcome)
+        recorder.finish()
+    for student, outcome in outcomes.items():
+        if student in recorder.failures:
+            outcome.status, outcome.detail = Status.GRADER_ERROR.value, recorder.failures[student]
+        elif student in recorder.feedback_failures:
+            outcome.detail = "; ".join(d for d in (outcome.detail, recorder.feedback_failures[student]) if d)
     rows = _merge_rows(root, assignment, outcomes)
     write_grade_table(root / "grades" / f"{assignment}.csv", rows)
     return rows
+
+
+def _record(recorder: RecordWhileGrading, outcome: Outcome) -> None:
+    # A grader error keeps the student's previous results: nothing of theirs is recorded.
+    if outcome.status != Status.GRADER_ERROR:
+        recorder.add(outcome.student_id, outcome.notebook, outcome.timestamp)
 
 
 def _basis(root: Path, assignment: str, student: str, files: AssignmentFiles) -> Basis:
@@ -101,23 +112,21 @@ def _collect(
     journal: Journal,
     bases: dict[str, Basis],
     progress: bool,
-) -> dict[str, Outcome]:
+) -> Iterator[tuple[str, Outcome]]:
     """The outcomes as they arrive, each journaled at once (one writer: this process)."""
-    outcomes: dict[str, Outcome] = {}
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total, desc=f"grading {assignment}", unit="student", file=sys.stderr)
     for student, outcome in arriving:
-        outcomes[student] = outcome
         journal.append(bases[student], outcome)
         if bar is not None:
             bar.update(1)
             bar.set_postfix_str(f"{student}: {outcome.status}")
+        yield student, outcome
     if bar is not None:
         bar.close()
-    return outcomes
 
 
 def _run_workers(

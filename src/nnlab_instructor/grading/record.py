@@ -8,10 +8,12 @@ nbgrader's Python API, once per class, configured as ``nbgrader_config.py`` conf
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 import tempfile
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,7 +117,7 @@ def record_class(
                 if failure is not None:
                     failures[student] = failure
         _keep_reviewed(root, assignment, {key for key in reviewed if key[0] not in failures})
-        feedback_failure = _write_feedback(root, assignment, notebooks, whole_class, processes)
+        feedback_failure = _write_feedback(root, assignment, notebooks, whole_class, processes, failures)
         return Recorded(failures, feedback_failure=feedback_failure)
     except Exception as error:  # the gradebook could not be read or written: still a result for every student
         return Recorded(
@@ -125,44 +127,185 @@ def record_class(
         shutil.rmtree(staging, ignore_errors=True)
 
 
+class RecordWhileGrading:
+    """Records a class in nbgrader as its outcomes arrive, in a process of its own, while the rest of the
+    class is still being graded.
+
+    Each batch is every outcome that arrived while the batch before was recorded: nbgrader's autograde of
+    the staged batch, then the batch's feedback pages (:func:`record_class` with ``whole_class`` False).
+    For the whole class, a last pass writes the feedback of the students nbgrader knows from before and
+    were not recorded now, as nbgrader's feedback of the whole class would. Each student's grades and
+    feedback are the same as when the whole class is recorded at the end: nbgrader records and shows each
+    student on their own.
+
+    Recording keeps one writer (a single recording process), and its cost overlaps the grading instead of
+    following it. The process is forked when the recorder starts, before any grading begins, and warms up
+    (imports nbgrader's converters) while the first students are graded.
+    """
+
+    def __init__(self, root: Path, assignment: str, *, whole_class: bool, processes: int | None = None) -> None:
+        self.root, self.assignment, self.whole_class, self.processes = root, assignment, whole_class, processes
+        self.failures: dict[str, str] = {}
+        #: a student's feedback that could not be written: what failed
+        self.feedback_failures: dict[str, str] = {}
+        self._pending: dict[str, tuple[str | None, str | None]] = {}
+        self._recorded: list[str] = []
+        self._running: tuple[Future, list[str]] | None = None
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> RecordWhileGrading:
+        self._start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def add(self, student: str, notebook: str | None, timestamp: str | None) -> None:
+        """Record ``student``'s executed notebook (None: a zero) soon."""
+        self._pending[student] = (notebook, timestamp)
+        self._next(wait=False)
+
+    def finish(self) -> None:
+        """Record everyone added (and, for the whole class, the others' feedback); returns when done."""
+        while self._pending or self._running is not None:
+            self._next(wait=True)
+        if self.whole_class:
+            future = self._submit(_feedback_of_the_rest, self.root, self.assignment, self._recorded, self.processes)
+            failure = _process_failure("writing the feedback", future)
+            for student in self._recorded:
+                if failure is not None:
+                    self.feedback_failures.setdefault(student, failure)
+
+    def _start(self) -> None:
+        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+        self._pool.submit(_warm_up)
+
+    def _submit(self, function, *args) -> Future:
+        assert self._pool is not None
+        try:
+            return self._pool.submit(function, *args)
+        except BrokenProcessPool:  # the recording process died (killed, out of memory): a new one
+            self._pool.shutdown(wait=False)
+            self._start()
+            return self._pool.submit(function, *args)
+
+    def _next(self, *, wait: bool) -> None:
+        """Take in the running batch if it finished (or wait for it), then start the next one."""
+        if self._running is not None:
+            future, batch = self._running
+            if not (wait or future.done()):
+                return
+            self._running = None
+            self._take_in(future, batch)
+        if self._pending:
+            batch = sorted(self._pending)
+            notebooks, self._pending = self._pending, {}
+            future = self._submit(_record_batch, self.root, self.assignment, notebooks, self.processes)
+            self._running = (future, batch)
+
+    def _take_in(self, future: Future, batch: list[str]) -> None:
+        try:
+            recorded = future.result()
+        except Exception as error:  # the process itself failed: nothing of this batch is known to be recorded
+            why = f"recording in nbgrader failed: the recording process failed: {type(error).__name__}: {error}"
+            recorded = Recorded({student: why for student in batch})
+        self.failures.update(recorded.failures)
+        for student in batch:
+            if student in recorded.failures:
+                continue
+            self._recorded.append(student)
+            if recorded.feedback_failure is not None:
+                self.feedback_failures[student] = recorded.feedback_failure
+
+
+def _record_batch(
+    root: Path, assignment: str, notebooks: dict[str, tuple[str | None, str | None]], processes: int | None
+) -> Recorded:
+    return record_class(root, assignment, notebooks, whole_class=False, processes=processes)
+
+
+def _warm_up() -> None:
+    """What the recording process needs, imported while nothing waits for it."""
+    import nbconvert.exporters.html  # noqa: F401
+    import nbgrader.apps.api  # noqa: F401
+
+
+def _feedback_of_the_rest(root: Path, assignment: str, recorded: list[str], processes: int | None) -> str | None:
+    """nbgrader's feedback for the students of the class that were not just recorded (their feedback is
+    written)."""
+    everyone = autograded_students(root, assignment)
+    rest = sorted(set(everyone) - set(recorded))
+    return feedback(root, assignment, rest, max(1, processes or os.cpu_count() or 1), among=everyone)
+
+
+def _process_failure(doing: str, future: Future) -> str | None:
+    try:
+        return future.result()
+    except Exception as error:
+        return f"{doing} failed: the recording process failed: {type(error).__name__}: {error}"
+
+
 def _write_feedback(
     root: Path,
     assignment: str,
     notebooks: dict[str, tuple[str | None, str | None]],
     whole_class: bool,
     processes: int = 1,
+    failures: dict[str, str] | None = None,
 ) -> str | None:
-    """nbgrader's feedback for the class, or for the students just recorded; None, or what failed.
+    """nbgrader's feedback for the class, or for the students just recorded (not those it could not record:
+    ``failures``); None, or what failed.
 
     A failure here leaves the recorded grades as they are: it is reported, never turned into a grader
     error."""
-    overrides = {"GenerateFeedback": nbgrader_settings()["GenerateFeedback"]}
+    everyone = autograded_students(root, assignment)
     if whole_class:
         # Everyone nbgrader autograded, as its generate_feedback of the whole class would find them.
-        everyone = sorted(path.parent.name for path in (root / "autograded").glob(f"*/{assignment}") if path.is_dir())
-        return _in_parts(root, "generate_feedback", assignment, everyone, processes, overrides)
-    for student in notebooks:
-        failure = _nbgrader_step(root, "generate_feedback", assignment, student, overrides)
-        if failure is not None:
-            return failure
-    return None
+        return feedback(root, assignment, everyone, processes)
+    return feedback(root, assignment, sorted(set(notebooks) - set(failures or ())), processes, among=everyone)
+
+
+def autograded_students(root: Path, assignment: str) -> list[str]:
+    """The students with an ``autograded/`` folder for ``assignment``: those nbgrader's feedback finds."""
+    return sorted(path.parent.name for path in (root / "autograded").glob(f"*/{assignment}") if path.is_dir())
+
+
+def feedback(
+    root: Path, assignment: str, students: list[str], processes: int = 1, *, among: list[str] | None = None
+) -> str | None:
+    """nbgrader's feedback pages of ``students`` (of ``among``, the students nbgrader finds; default: the
+    same); None, or what failed first."""
+    overrides = {"GenerateFeedback": nbgrader_settings()["GenerateFeedback"]}
+    return _in_parts(root, "generate_feedback", assignment, students, processes, overrides, among=among)
 
 
 def _in_parts(
-    root: Path, step: str, assignment: str, students: list[str], processes: int, overrides: dict, **kwargs
+    root: Path,
+    step: str,
+    assignment: str,
+    students: list[str],
+    processes: int,
+    overrides: dict,
+    *,
+    among: list[str] | None = None,
+    **kwargs,
 ) -> str | None:
-    """nbgrader's ``step`` for all of ``students`` (the whole class: ``*``), in one call or, for a large
-    class, one call per part in ``processes`` processes at once; None, or what failed first."""
-    parts = min(processes, len(students) // STUDENTS_PER_PROCESS)
-    if parts <= 1:
-        return _nbgrader_step(root, step, assignment, "*", overrides, **kwargs)
-    everyone = set(students)
+    """nbgrader's ``step`` for all of ``students`` among the students it finds (``among``; default: exactly
+    ``students``), in one call or, for a large class, one call per part in ``processes`` processes at
+    once; None, or what failed first."""
+    if not students:
+        return None
+    parts = max(1, min(processes, len(students) // STUDENTS_PER_PROCESS))
+    everyone = set(students if among is None else among) | set(students)
     calls = []
     for part in range(parts):
         # nbgrader's own way of leaving students out of a step of the whole class.
         others = ",".join(sorted(everyone - set(students[part::parts])))
         directory = {**overrides.get("CourseDirectory", {}), "student_id_exclude": others}
-        calls.append({**overrides, "CourseDirectory": directory})
+        calls.append({**overrides, "CourseDirectory": directory} if others else overrides)
+    if parts == 1:
+        return _nbgrader_step(root, step, assignment, "*", calls[0], **kwargs)
     with ProcessPoolExecutor(max_workers=parts) as pool:
         futures = [pool.submit(_nbgrader_step, root, step, assignment, "*", call, **kwargs) for call in calls]
         failures = [_part_failure(step, future) for future in futures]
