@@ -3,7 +3,10 @@
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -266,3 +269,44 @@ def test_a_recording_process_that_dies_costs_only_the_students_it_was_recording(
     assert (rows[second].status, rows[second].score) == ("graded", expected), rows
     assert feedback_page(root, second).is_file()
     assert "grader error" in (root / "grades" / "03-loss.csv").read_text()
+
+
+def family_of(pid: int) -> set[int]:
+    """``pid``'s living descendants, by their parent's process id in /proc."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        if fields[0] != "Z":
+            parents[int(stat.parent.name)] = int(fields[1])
+    family, grew = set(), True
+    while grew:
+        grown = {child for child, parent in parents.items() if parent == pid or parent in family}
+        grew, family = grown != family, grown
+    return family
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_coordinator_killed_mid_run_leaves_no_process_behind(fresh_clone):
+    nnlab = Path(sys.executable).with_name("nnlab")
+    coordinator = subprocess.Popen(
+        [str(nnlab), "grade", "03-loss", "--root", str(fresh_clone), "--workers", "2", "--no-progress"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        # the recording process, both grading workers and what they started (fork servers, kernels)
+        wait_for(lambda: len(family_of(coordinator.pid)) >= 5, "the run's processes")
+        family = family_of(coordinator.pid)
+    finally:
+        coordinator.kill()
+        coordinator.wait()
+    wait_for(lambda: not any(alive(pid) for pid in family), "the run's processes to end with it", seconds=60)

@@ -133,7 +133,7 @@ def _run_workers(
     root: Path, assignment: str, students: list[str], workers: int, limits
 ) -> Iterator[tuple[str, Outcome]]:
     processes = max(1, min(workers, len(students) or 1))
-    with ProcessPoolExecutor(max_workers=processes, initializer=grade_many) as pool:
+    with ProcessPoolExecutor(max_workers=processes, initializer=grade_many, initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(grade_student, str(root), assignment, student, limits): student for student in students}
         for future in as_completed(futures):
             student = futures[future]

@@ -12,7 +12,8 @@ import multiprocessing
 import os
 import shutil
 import tempfile
-from concurrent.futures import Future, ProcessPoolExecutor
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from nbgrader.api import MissingEntry
 
 from ..authoring.course_files import CourseError, call_nbgrader, nbgrader_config, nbgrader_failure, open_gradebook
 from .nbgrader_steps import nbgrader_settings
+from .worker import die_with
 
 
 def recording_config(staged: Path) -> dict:
@@ -89,6 +91,7 @@ def record_class(
     notebooks: dict[str, tuple[str | None, str | None]],
     *,
     whole_class: bool = True,
+    with_feedback: bool = True,
     processes: int | None = None,
 ) -> Recorded:
     """Record ``notebooks`` (student -> (executed notebook JSON or None for a zero, checked timestamp
@@ -96,7 +99,7 @@ def record_class(
 
     The class is recorded in one call; if that fails, student by student, so that what nbgrader cannot
     record for one student never costs another theirs. With ``whole_class`` False (a few students
-    re-graded), only their feedback is written again.
+    re-graded, or a batch), only their feedback is written again; with ``with_feedback`` False, none.
 
     A large class is shared out to ``processes`` processes (default: one per core), each running nbgrader
     on its part of the class: the feedback pages on any database (writing them only reads the gradebook),
@@ -117,8 +120,9 @@ def record_class(
                 if failure is not None:
                     failures[student] = failure
         _keep_reviewed(root, assignment, {key for key in reviewed if key[0] not in failures})
-        feedback_failure = _write_feedback(root, assignment, notebooks, whole_class, processes, failures)
-        return Recorded(failures, feedback_failure=feedback_failure)
+        if not with_feedback:
+            return Recorded(failures)
+        return Recorded(failures, _write_feedback(root, assignment, notebooks, whole_class, processes, failures))
     except Exception as error:  # the gradebook could not be read or written: still a result for every student
         return Recorded(
             {student: f"recording in nbgrader failed: {type(error).__name__}: {error}" for student in notebooks}
@@ -128,19 +132,19 @@ def record_class(
 
 
 class RecordWhileGrading:
-    """Records a class in nbgrader as its outcomes arrive, in a process of its own, while the rest of the
-    class is still being graded.
+    """Records a class in nbgrader as its outcomes arrive, while the rest of the class is still being graded.
 
-    Each batch is every outcome that arrived while the batch before was recorded: nbgrader's autograde of
-    the staged batch, then the batch's feedback pages (:func:`record_class` with ``whole_class`` False).
-    For the whole class, a last pass writes the feedback of the students nbgrader knows from before and
-    were not recorded now, as nbgrader's feedback of the whole class would. Each student's grades and
-    feedback are the same as when the whole class is recorded at the end: nbgrader records and shows each
-    student on their own.
+    Two processes of its own, each working on what arrived while it was busy: one records batches in
+    nbgrader's gradebook (nbgrader's autograde of the staged batch: :func:`record_class` without feedback;
+    one writer), the other writes the feedback pages of the students recorded so far (they only read the
+    gradebook). For the whole class, a last pass writes the feedback of the students nbgrader knows from
+    before and were not recorded now, as nbgrader's feedback of the whole class would. Each student's
+    grades and feedback are the same as when the whole class is recorded at the end: nbgrader records and
+    shows each student on their own.
 
-    Recording keeps one writer (a single recording process), and its cost overlaps the grading instead of
-    following it. The process is forked when the recorder starts, before any grading begins, and warms up
-    (imports nbgrader's converters) while the first students are graded.
+    The processes are forked when the recorder starts, before any grading begins, and warm up (import
+    nbgrader's converters) while the first students are graded; one that dies (killed, out of memory)
+    costs the students it was working on, and the next batch gets a new one.
     """
 
     def __init__(self, root: Path, assignment: str, *, whole_class: bool, processes: int | None = None) -> None:
@@ -150,93 +154,134 @@ class RecordWhileGrading:
         self.feedback_failures: dict[str, str] = {}
         self._pending: dict[str, tuple[str | None, str | None]] = {}
         self._recorded: list[str] = []
-        self._running: tuple[Future, list[str]] | None = None
-        self._pool: ProcessPoolExecutor | None = None
+        self._unfed: list[str] = []
+        self._running: dict[str, tuple[Future, list[str]]] = {}
+        self._pools: dict[str, ProcessPoolExecutor] = {}
+        # What finishes hands on the next work at once, from the pools' own threads, hence the lock.
+        self._lock = threading.RLock()
+        self._owner = threading.get_ident()
 
     def __enter__(self) -> RecordWhileGrading:
-        self._start()
+        for step in (AUTOGRADE, FEEDBACK):
+            self._start(step)
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        for pool in self._pools.values():
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def add(self, student: str, notebook: str | None, timestamp: str | None) -> None:
         """Record ``student``'s executed notebook (None: a zero) soon."""
-        self._pending[student] = (notebook, timestamp)
-        self._next(wait=False)
+        with self._lock:
+            self._pending[student] = (notebook, timestamp)
+        self._next()
 
     def finish(self) -> None:
         """Record everyone added (and, for the whole class, the others' feedback); returns when done."""
-        while self._pending or self._running is not None:
-            self._next(wait=True)
+        while True:
+            with self._lock:
+                if not (self._pending or self._unfed or self._running):
+                    break
+                running = [future for future, _ in self._running.values()]
+            wait(running, return_when=FIRST_COMPLETED)
+            self._next()
         if self.whole_class:
-            future = self._submit(_feedback_of_the_rest, self.root, self.assignment, self._recorded, self.processes)
-            failure = _process_failure("writing the feedback", future)
+            future = self._submit(FEEDBACK, _feedback_of_the_rest, self.root, self.assignment, self._recorded)
+            failure = _process_failure("writing the feedback", future) if future is not None else None
             for student in self._recorded:
                 if failure is not None:
                     self.feedback_failures.setdefault(student, failure)
 
-    def _start(self) -> None:
-        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
-        self._pool.submit(_warm_up)
+    def _start(self, step: str) -> None:
+        self._pools[step] = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=die_with,
+            initargs=(os.getpid(),),
+        )
+        self._pools[step].submit(_warm_up)
 
-    def _submit(self, function, *args) -> Future:
-        assert self._pool is not None
+    def _submit(self, step: str, function, *args) -> Future | None:
+        """``function(*args)`` in the process of ``step``; None if that process died and this thread may not
+        start another (only the thread that started the recorder may: the process dies with that thread)."""
         try:
-            return self._pool.submit(function, *args)
-        except BrokenProcessPool:  # the recording process died (killed, out of memory): a new one
-            self._pool.shutdown(wait=False)
-            self._start()
-            return self._pool.submit(function, *args)
+            return self._pools[step].submit(function, *args)
+        except BrokenProcessPool:  # the process died (killed, out of memory): a new one
+            if threading.get_ident() != self._owner:
+                return None
+            self._pools[step].shutdown(wait=False)
+            self._start(step)
+            return self._pools[step].submit(function, *args)
 
-    def _next(self, *, wait: bool) -> None:
-        """Take in the running batch if it finished (or wait for it), then start the next one."""
-        if self._running is not None:
-            future, batch = self._running
-            if not (wait or future.done()):
-                return
-            self._running = None
-            self._take_in(future, batch)
-        if self._pending:
-            batch = sorted(self._pending)
-            notebooks, self._pending = self._pending, {}
-            future = self._submit(_record_batch, self.root, self.assignment, notebooks, self.processes)
-            self._running = (future, batch)
+    def _next(self, _finished: Future | None = None) -> None:
+        """Take in what finished, then give each idle process what waits for it."""
+        started = []
+        with self._lock:
+            for step, (future, batch) in list(self._running.items()):
+                if future.done():
+                    del self._running[step]
+                    (self._take_in_recorded if step == AUTOGRADE else self._take_in_feedback)(future, batch)
+            root, assignment, processes = self.root, self.assignment, self.processes
+            if self._pending and AUTOGRADE not in self._running:
+                recording = self._submit(AUTOGRADE, _record_batch, root, assignment, self._pending, processes)
+                if recording is not None:
+                    self._running[AUTOGRADE] = (recording, sorted(self._pending))
+                    self._pending = {}
+                    started.append(recording)
+            if self._unfed and FEEDBACK not in self._running:
+                feeding = self._submit(FEEDBACK, _feedback_batch, root, assignment, self._unfed, processes)
+                if feeding is not None:
+                    self._running[FEEDBACK] = (feeding, self._unfed)
+                    self._unfed = []
+                    started.append(feeding)
+        for work in started:
+            # what it finishes is taken in at once, and the next work handed on, without waiting for an arrival
+            work.add_done_callback(self._next)
 
-    def _take_in(self, future: Future, batch: list[str]) -> None:
+    def _take_in_recorded(self, future: Future, batch: list[str]) -> None:
         try:
             recorded = future.result()
         except Exception as error:  # the process itself failed: nothing of this batch is known to be recorded
             why = f"recording in nbgrader failed: the recording process failed: {type(error).__name__}: {error}"
             recorded = Recorded({student: why for student in batch})
         self.failures.update(recorded.failures)
-        for student in batch:
-            if student in recorded.failures:
-                continue
-            self._recorded.append(student)
-            if recorded.feedback_failure is not None:
-                self.feedback_failures[student] = recorded.feedback_failure
+        done = [student for student in batch if student not in recorded.failures]
+        self._recorded += done
+        self._unfed += done
+
+    def _take_in_feedback(self, future: Future, batch: list[str]) -> None:
+        failure = _process_failure("writing the feedback", future)
+        if failure is not None:
+            self.feedback_failures.update(dict.fromkeys(batch, failure))
+
+
+#: the two processes of :class:`RecordWhileGrading`
+AUTOGRADE, FEEDBACK = "autograde", "feedback"
 
 
 def _record_batch(
     root: Path, assignment: str, notebooks: dict[str, tuple[str | None, str | None]], processes: int | None
 ) -> Recorded:
-    return record_class(root, assignment, notebooks, whole_class=False, processes=processes)
+    return record_class(root, assignment, notebooks, whole_class=False, with_feedback=False, processes=processes)
+
+
+def _feedback_batch(root: Path, assignment: str, students: list[str], processes: int | None) -> str | None:
+    everyone = autograded_students(root, assignment)
+    return feedback(root, assignment, students, max(1, processes or os.cpu_count() or 1), among=everyone)
 
 
 def _warm_up() -> None:
-    """What the recording process needs, imported while nothing waits for it."""
+    """What a recording process needs, imported while nothing waits for it."""
     import nbconvert.exporters.html  # noqa: F401
     import nbgrader.apps.api  # noqa: F401
 
 
-def _feedback_of_the_rest(root: Path, assignment: str, recorded: list[str], processes: int | None) -> str | None:
+def _feedback_of_the_rest(root: Path, assignment: str, recorded: list[str]) -> str | None:
     """nbgrader's feedback for the students of the class that were not just recorded (their feedback is
     written)."""
     everyone = autograded_students(root, assignment)
     rest = sorted(set(everyone) - set(recorded))
-    return feedback(root, assignment, rest, max(1, processes or os.cpu_count() or 1), among=everyone)
+    return feedback(root, assignment, rest, os.cpu_count() or 1, among=everyone)
 
 
 def _process_failure(doing: str, future: Future) -> str | None:

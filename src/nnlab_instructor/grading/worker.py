@@ -12,6 +12,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import os
+import signal
+import sys
 import traceback
 from dataclasses import dataclass
 from functools import cached_property
@@ -128,16 +131,34 @@ def grade_submission(
         )
 
 
-def grade_many() -> None:
+def die_with(coordinator: int) -> None:
+    """This process ends when ``coordinator`` does, however it ends (even killed): a process of a pool whose
+    coordinator is gone would otherwise wait forever for work, holding its memory, and a recording process
+    would go on writing the gradebook under a run resumed meanwhile.
+
+    The signal comes when the thread that started this process ends: call it only in processes started
+    by the thread that waits for them (``nnlab grade``'s pools)."""
+    if sys.platform == "linux":
+        from .sandbox.launcher import PR_SET_PDEATHSIG, prctl
+
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != coordinator:  # it ended before the line above
+        os._exit(1)
+
+
+def grade_many(coordinator: int | None = None) -> None:
     """This process grades one submission after another (a grading worker): from now on it starts the
     next student's sandboxed kernel while the current student is graded (:func:`decide.keep_kernels_ahead`),
-    and its own numpy work (the tests' arrays, the course's functions) uses one BLAS thread."""
+    and its own numpy work (the tests' arrays, the course's functions) uses one BLAS thread; it ends with
+    ``coordinator`` (:func:`die_with`) if given."""
     from threadpoolctl import threadpool_limits
 
     from . import decide
 
     # The kernels and the other workers need the cores: a BLAS library's idle threads spin, waiting for
     # work (measured on 10-capstone: 7.9 CPU s per submission at one worker, 5.6 with the run on one core).
+    if coordinator is not None:
+        die_with(coordinator)
     threadpool_limits(limits=1)
     decide.keep_kernels_ahead()
 
