@@ -1,11 +1,11 @@
 """The recording step at scale: nbgrader's autograde of already executed notebooks, then its feedback pages.
 
 `nnlab grade` runs this on the coordinator (`nnlab_instructor.grading.record.record_class`), in batches while
-the workers grade the rest of the class; here a whole class is recorded at once. Here the class is synthetic and cheap: N students, each handed the
-already graded notebook of one of the sample submissions (solution, partial, blank in turn), so that nothing
-is executed and only the recording is timed. Each size is recorded in one process and in several
-(`record_class(processes=...)`), side by side in this process, each in a fresh copy of the course; the
-gradebook's scores and every feedback page must come out the same.
+the workers grade the rest of the class; here a whole class is recorded at once. The class is synthetic and
+cheap: N students, each handed the already graded notebook of one of the sample submissions (solution,
+partial, blank in turn), so that nothing is executed and only the recording is timed. Each size is
+recorded in one process and in several (`record_class(processes=...)`), side by side in this process, each
+in a fresh copy of the course; the gradebook's scores and every feedback page must come out the same.
 
     .venv/bin/python benchmarks/recording.py                         # 16 and 48 students, SQLite
     .venv/bin/python benchmarks/recording.py --students 50 200 1000  # hours on a 2-core machine
