@@ -271,28 +271,29 @@ def test_a_recording_process_that_dies_costs_only_the_students_it_was_recording(
     assert "grader error" in (root / "grades" / "03-loss.csv").read_text()
 
 
+def state_and_parent(stat: Path) -> tuple[str, int] | None:
+    """A process's state and parent's id from its /proc/<pid>/stat; None once it ended."""
+    try:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], int(fields[1])
+
+
+def alive(pid: int) -> bool:
+    found = state_and_parent(Path(f"/proc/{pid}/stat"))
+    return found is not None and found[0] != "Z"
+
+
 def family_of(pid: int) -> set[int]:
-    """``pid``'s living descendants, by their parent's process id in /proc."""
-    parents = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # ended meanwhile
-            continue
-        if fields[0] != "Z":
-            parents[int(stat.parent.name)] = int(fields[1])
+    """``pid``'s living descendants."""
+    found = {int(stat.parent.name): state_and_parent(stat) for stat in Path("/proc").glob("[0-9]*/stat")}
+    parents = {child: info[1] for child, info in found.items() if info is not None and info[0] != "Z"}
     family, grew = set(), True
     while grew:
         grown = {child for child, parent in parents.items() if parent == pid or parent in family}
         grew, family = grown != family, grown
     return family
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def test_a_coordinator_killed_mid_run_leaves_no_process_behind(fresh_clone):

@@ -67,7 +67,7 @@ def grade(
 
     files = AssignmentFiles.from_course(root, assignment)
     bases = {s: _basis(root, assignment, s, files) for s in chosen}
-    # Recording starts before the workers: its process is forked while this one has no threads yet.
+    # Recording starts before the workers: its processes are forked while this one has no threads yet.
     with (
         RecordWhileGrading(root, assignment, whole_class=students is None) as recorder,
         Journal(root / "grades" / f"{assignment}.journal.jsonl", resume=resume) as journal,

@@ -3,7 +3,8 @@
 The notebooks were already executed (sandboxed) and their tests decided; nbgrader's own Autograde
 converter records them (:class:`~nnlab_instructor.grading.nbgrader_steps.GradeSubmission`, in place of its
 Execute step, hands on the graded notebooks) and its GenerateFeedback writes the HTML, both through
-nbgrader's Python API, once per class, configured as ``nbgrader_config.py`` configures every nbgrader path.
+nbgrader's Python API, configured as ``nbgrader_config.py`` configures every nbgrader path: for a whole class
+at once (:func:`record_class`) or batch after batch while the class is graded (:class:`RecordWhileGrading`).
 """
 
 from __future__ import annotations
@@ -186,10 +187,11 @@ class RecordWhileGrading:
             wait(running, return_when=FIRST_COMPLETED)
             self._next()
         if self.whole_class:
-            future = self._submit(FEEDBACK, _feedback_of_the_rest, self.root, self.assignment, self._recorded)
-            failure = _process_failure("writing the feedback", future) if future is not None else None
-            for student in self._recorded:
-                if failure is not None:
+            # the feedback of every other student nbgrader knows, as its feedback of the whole class would
+            future = self._submit(FEEDBACK, _feedback_batch, self.root, self.assignment, self._recorded, None, True)
+            failure = _part_failure("generate_feedback", future) if future is not None else None
+            if failure is not None:
+                for student in self._recorded:
                     self.feedback_failures.setdefault(student, failure)
 
     def _start(self, step: str) -> None:
@@ -250,7 +252,7 @@ class RecordWhileGrading:
         self._unfed += done
 
     def _take_in_feedback(self, future: Future, batch: list[str]) -> None:
-        failure = _process_failure("writing the feedback", future)
+        failure = _part_failure("generate_feedback", future)
         if failure is not None:
             self.feedback_failures.update(dict.fromkeys(batch, failure))
 
@@ -265,30 +267,19 @@ def _record_batch(
     return record_class(root, assignment, notebooks, whole_class=False, with_feedback=False, processes=processes)
 
 
-def _feedback_batch(root: Path, assignment: str, students: list[str], processes: int | None) -> str | None:
+def _feedback_batch(
+    root: Path, assignment: str, students: list[str], processes: int | None, all_but: bool = False
+) -> str | None:
+    """nbgrader's feedback pages of ``students`` (with ``all_but``: of every other student it knows)."""
     everyone = autograded_students(root, assignment)
-    return feedback(root, assignment, students, max(1, processes or os.cpu_count() or 1), among=everyone)
+    chosen = sorted(set(everyone) - set(students)) if all_but else students
+    return feedback(root, assignment, chosen, max(1, processes or os.cpu_count() or 1), among=everyone)
 
 
 def _warm_up() -> None:
     """What a recording process needs, imported while nothing waits for it."""
     import nbconvert.exporters.html  # noqa: F401
     import nbgrader.apps.api  # noqa: F401
-
-
-def _feedback_of_the_rest(root: Path, assignment: str, recorded: list[str]) -> str | None:
-    """nbgrader's feedback for the students of the class that were not just recorded (their feedback is
-    written)."""
-    everyone = autograded_students(root, assignment)
-    rest = sorted(set(everyone) - set(recorded))
-    return feedback(root, assignment, rest, os.cpu_count() or 1, among=everyone)
-
-
-def _process_failure(doing: str, future: Future) -> str | None:
-    try:
-        return future.result()
-    except Exception as error:
-        return f"{doing} failed: the recording process failed: {type(error).__name__}: {error}"
 
 
 def _write_feedback(
