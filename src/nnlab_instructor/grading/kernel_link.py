@@ -47,8 +47,8 @@ def restore(target: Any, after: Any) -> None:
 
 # Files of the calls a graded function makes to the course's versions: ``{call}`` names the graded call
 # (its reply file's stem), ``{number}`` counts that call's calls.
-CALLBACK = "{call}.callback-{number}.npz"
-CALLBACK_REPLY = "{call}.callback-{number}.reply.npz"
+CALLBACK = "{call}.callback-{number}.npy"
+CALLBACK_REPLY = "{call}.callback-{number}.reply.npy"
 
 
 def course_version(name: str, call: str, outbox: Path, inbox: Path, numbers: Iterator[int]) -> Callable:
@@ -88,6 +88,7 @@ def serve_call(namespace: dict, function_name: str, request: str, reply: str, st
     so that the function is graded on its own; the student's are put back afterwards.
     """
     args, kwargs = wire_format.load(Path(request))
+    before = [_snapshot(value) for value in args], {name: _snapshot(value) for name, value in kwargs.items()}
     out_of_memory = None
     numbers = itertools.count(1)
     saved = {name: namespace[name] for name in stand_ins if name in namespace}
@@ -108,15 +109,37 @@ def serve_call(namespace: dict, function_name: str, request: str, reply: str, st
         for name in stand_ins:
             namespace.pop(name, None)
         namespace.update(saved)
-    result["after"] = [list(args), kwargs]
+    result["after"] = [
+        [_if_changed(value, snapshot) for value, snapshot in zip(args, before[0])],
+        {name: _if_changed(value, before[1][name]) for name, value in kwargs.items()},
+    ]
     wire_format.save(Path(reply), result)
     if out_of_memory is not None:
         # also fail the kernel's cell with it, so the sandbox records the submission as "out of memory"
         raise out_of_memory from None
 
 
+def _snapshot(value: Any) -> np.ndarray | None:
+    return value.copy() if isinstance(value, np.ndarray) else None
+
+
+def _if_changed(value: Any, snapshot: np.ndarray | None) -> Any:
+    """``value`` as the student's function left it, or None (nothing to restore) for an array it left alone.
+
+    Sending the unchanged training images back cost as much as sending them to the kernel.
+    """
+    if (
+        snapshot is not None
+        and isinstance(value, np.ndarray)
+        and value.dtype == snapshot.dtype
+        and np.array_equal(value, snapshot, equal_nan=value.dtype.kind == "f")
+    ):
+        return None
+    return value
+
+
 def apply_changes(args: tuple, kwargs: dict, args_after: list, kwargs_after: dict) -> None:
-    """Give the grader's arguments the state the student's function left the kernel's copies in."""
+    """Give the grader's arguments the state the student's function left the kernel's copies in (None: unchanged)."""
     for target, after in zip(args, args_after):
         restore(target, after)
     for name, after in kwargs_after.items():
