@@ -132,7 +132,8 @@ def _if_changed(value: Any, snapshot: np.ndarray | None) -> Any:
         snapshot is not None
         and isinstance(value, np.ndarray)
         and value.dtype == snapshot.dtype
-        and np.array_equal(value, snapshot, equal_nan=value.dtype.kind == "f")
+        # equal_nan is 40 times slower than a plain comparison: only for arrays that hold a NaN
+        and (np.array_equal(value, snapshot) or (value.dtype.kind == "f" and np.array_equal(value, snapshot, True)))
     ):
         return None
     return value
