@@ -138,3 +138,16 @@ def test_the_students_requirements_are_the_courses_with_the_same_versions():
     assert (
         student["requires-python"] == tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
     )
+
+
+def test_the_grading_command_does_not_compile_rfc3987_syntaxs_grammars():
+    # nbgrader and nbformat import jsonschema, which would import rfc3987_syntax (3 s) in every process
+    code = (
+        "import sys, nnlab_instructor.grading.pipeline, nbformat, jsonschema\n"
+        "print(sys.modules.get('rfc3987_syntax', 'never imported'))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() in ("None", "never imported"), run.stdout
+    # and nbformat still validates notebooks without it
+    check = "import nnlab_instructor, nbformat; nbformat.validate(nbformat.v4.new_notebook()); print('valid')"
+    assert subprocess.run([sys.executable, "-c", check], capture_output=True, text=True).stdout.strip() == "valid"

@@ -8,3 +8,11 @@ from ``source/``; :mod:`nnlab_instructor.grading` is the grader; the ``nnlab`` c
 """
 
 __version__ = "0.1.0"
+
+import sys
+
+# jsonschema (under nbformat and nbgrader) imports rfc3987_syntax, when it is installed, for its "iri"
+# format checker, and that module compiles 38 grammars as it is imported: about 3 s in every process of
+# the command, for a format checker that nbformat, nbconvert and nbgrader never use
+# (python-jsonschema/jsonschema#1428). Marked absent here, jsonschema goes without that one checker.
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
