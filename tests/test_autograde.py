@@ -125,6 +125,20 @@ def test_a_fresh_clone_grades_without_a_build(fresh_clone):
     assert (fresh_clone / "release" / "03-loss" / "03-loss.ipynb").read_bytes() == release_before
 
 
+def test_the_grading_command_says_only_what_the_instructor_needs(fresh_clone):
+    # nbgrader's own lines (the exchange it does not use, each folder it writes again, nbconvert's setting
+    # its base class does not declare) and the set-up cell's "loaded MNIST" came from every recording
+    # process and worker, in the middle of the progress bar
+    nnlab = Path(sys.executable).with_name("nnlab")
+    command = [str(nnlab), "grade", "03-loss", "--root", str(fresh_clone), "--workers", "2", "--no-progress"]
+    for run in ("first", "again"):  # again: every autograded and feedback folder is written over
+        result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr
+        assert result.stderr == "", f"{run} run: {result.stderr}"
+        assert result.stdout.startswith("03-loss: 2 students\n"), result.stdout
+        assert "sample-solution       8 / 10    graded" in result.stdout, result.stdout
+
+
 def test_when_nbgrader_cannot_record_every_student_still_gets_a_row(fresh_clone, monkeypatch):
     real = record.call_nbgrader
 

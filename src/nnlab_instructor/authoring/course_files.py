@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import subprocess
@@ -107,11 +108,27 @@ def call_nbgrader(root: Path, step: str, assignment: str, *, overrides: dict | N
         pass
     # nbgrader's step-by-step INFO lines would bury nnlab's own report; its warnings still show.
     config = nbgrader_config(root, {"NbGraderAPI": {"log_level": "WARN"}, **(overrides or {})})
-    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config, log=NBGRADER_LOG)
     with _interpreter_bin_on_path(), warnings.catch_warnings():
         # SQLAlchemy's notes on nbgrader's own session handling: nothing an instructor can act on.
         warnings.filterwarnings("ignore", category=SAWarning)
         return getattr(api, step)(assignment, **kwargs)
+
+
+class _NothingToDoWithTheStep(logging.Filter):
+    """Leaves out nbgrader's warnings about what the steps nnlab runs do not use or do on purpose."""
+
+    #: the exchange, which the API checks when it starts (no grading step uses it); a folder written
+    #: again, which nnlab asks for (``force``): once per batch and per student, in the middle of the progress
+    IRRELEVANT = ("Unwritable directory, please contact your instructor:", "Removing existing assignment:")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.IRRELEVANT)
+
+
+#: the log of the nbgrader steps nnlab runs in its own processes: its warnings and errors, without those
+NBGRADER_LOG = logging.getLogger("nnlab.nbgrader")
+NBGRADER_LOG.addFilter(_NothingToDoWithTheStep())
 
 
 class GradebookError(CourseError):

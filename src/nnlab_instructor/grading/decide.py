@@ -25,6 +25,8 @@ import copy
 import dataclasses
 import functools
 import hashlib
+import io
+import logging
 import os
 import re
 import symtable
@@ -32,7 +34,7 @@ import sys
 import tempfile
 import traceback
 import types
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -246,6 +248,17 @@ def fresh_namespace(namespace: dict[str, Any]) -> dict[str, Any] | None:
     return fresh
 
 
+@contextlib.contextmanager
+def _logging_at_least(level: int, name: str) -> Iterator[None]:
+    logger = logging.getLogger(name)
+    before = logger.level
+    logger.setLevel(max(level, logger.getEffectiveLevel()))
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
+
+
 class StudentFunction:
     """Stands for a student's function in the trusted namespace: only call_own may use it."""
 
@@ -338,11 +351,14 @@ class Grader:
             sys.path.insert(0, str(self.trusted))
             for module in [m for m in sys.modules if m.split(".")[0] == "earlier_steps"]:
                 del sys.modules[module]
-        for cell in self.trusted_setup:
-            exec(
-                compile(MAGIC_LINE.sub("", cell.source), f"<set-up cell {_meta(cell).get('grade_id')}>", "exec"),
-                namespace,
-            )
+        # What the set-up cells say (nnlab's "loaded MNIST..." line, printed or logged) is for a notebook's
+        # reader; here it would land in the grading command's output, in the middle of its progress bar.
+        with contextlib.redirect_stdout(io.StringIO()), _logging_at_least(logging.WARNING, "nnlab"):
+            for cell in self.trusted_setup:
+                exec(
+                    compile(MAGIC_LINE.sub("", cell.source), f"<set-up cell {_meta(cell).get('grade_id')}>", "exec"),
+                    namespace,
+                )
         return namespace
 
     def _course_functions(self) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import jupyter_server_mathjax
 import nbformat
 import nbgrader
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Unicode
+from traitlets import List, Unicode
 
 from .decide import _free_names, _names
 
@@ -57,7 +57,18 @@ def local_mathjax_url(config: str) -> str:
     return f"{mathjax_file().as_uri()}?config={config}"
 
 
-class FeedbackStyle(NbGraderPreprocessor):
+class FeedbackPreprocessor(NbGraderPreprocessor):
+    """A step of nbgrader's feedback that takes the configuration nbconvert's HTML export gives every step.
+
+    nbgrader's base class declares ``display_data_priority`` without ``config=True``, so each of its
+    subclasses in the feedback's list warned, on every call, that the exporter's setting of it was not
+    recognized (nbgrader's own ``GetGrades`` declares it configurable, as here).
+    """
+
+    display_data_priority = List(NbGraderPreprocessor.display_data_priority.default_value).tag(config=True)
+
+
+class FeedbackStyle(FeedbackPreprocessor):
     """Adds the course's feedback style sheet to the CSS the page inlines (after nbgrader's, to override it)."""
 
     def preprocess(self, nb, resources):
@@ -65,7 +76,7 @@ class FeedbackStyle(NbGraderPreprocessor):
         return nb, resources
 
 
-class DemoOutputs(NbGraderPreprocessor):
+class DemoOutputs(FeedbackPreprocessor):
     """Shows, in the feedback, the demos the grader skipped: the course's outputs, or why there are none.
 
     A locked cell the grader skipped has no outputs and no execution count. If no cell before it that

@@ -25,6 +25,7 @@ from nbgrader.utils import is_grade, is_solution
 from traitlets import Instance, Unicode
 
 from .decide import HIDDEN_REGION
+from .feedback import FeedbackPreprocessor
 from .sandbox import Limits
 from .table import Status
 
@@ -147,7 +148,7 @@ class GradeSubmission(NbGraderPreprocessor):
         return nbformat.reads(outcome.notebook, as_version=4), resources
 
 
-class WithholdFromFeedback(NbGraderPreprocessor):
+class WithholdFromFeedback(FeedbackPreprocessor):
     """Makes an autograded notebook fit to show its student, whoever autograded it.
 
     - Test cells show the source the student was given (the release's cell; without a release, the
