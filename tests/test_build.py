@@ -192,3 +192,19 @@ def test_an_assignment_releases_only_earlier_assignments_solutions(name):
         assert not defined & later, f"{folder}/{name}/{EARLIER_STEPS} gives away {sorted(defined & later)}"
         assert earlier <= defined, f"{folder}/{name}/{EARLIER_STEPS} lacks {sorted(earlier - defined)}"
         assert path.read_text() == earlier_steps_source(REPO, name), f"{path} is stale: run `nnlab build`"
+
+
+def test_executing_a_notebook_leaves_no_kernel_channel_open_and_says_nothing(tmp_path, caplog):
+    import gc
+    import logging
+
+    from nnlab_instructor.authoring.build import run_notebook
+
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")]), path)
+    with caplog.at_level(logging.DEBUG):
+        executed = run_notebook(path, timeout=60)
+        gc.collect()  # jupyter_client warns as it collects a client whose channels are still open
+    assert executed.cells[0].outputs[0]["text"] == "42\n"
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert not any("zmq context" in line or "Executing notebook" in line for line in said), said

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -185,14 +186,24 @@ def run_notebook(path: Path, timeout: int = 600) -> nbformat.NotebookNode:
             # How print() output is split into messages depends on timing; merged, it does not.
             coalesce_streams=True,
             resources={"metadata": {"path": str(path.parent)}},
+            log=KERNEL_LOG,
         )
         try:
             client.execute()
         finally:
-            # nbclient shuts down only kernels it made itself.
+            # nbclient shuts down only kernels it made itself, and leaves their client's channels open
+            # (jupyter_client then warns "Could not destroy zmq context" when the client is collected).
+            if client.kc is not None:
+                client.kc.stop_channels()
             if kernel.has_kernel:
                 run_sync(kernel.shutdown_kernel)(now=True)
     return notebook
+
+
+#: nbclient's log while the build executes notebooks: its warnings, not an "Executing notebook with kernel"
+#: line per notebook (it logs through nbgrader's application, at INFO, once nbgrader's config was read)
+KERNEL_LOG = logging.getLogger("nnlab.build.kernel")
+KERNEL_LOG.setLevel(logging.WARNING)
 
 
 def execute_notebook(source: Path, destination: Path, sanitize_config: Path, timeout: int = 600) -> float:
